@@ -1,0 +1,161 @@
+"""Content-addressed artifact store (trained models, converted .tflite files, prepared datasets).
+
+An entry's key is the sha256 of everything that determines its bytes (model spec, data digest, mode, tool
+versions), so a changed input never reuses a stale file and an unchanged one never rebuilds. Entries are
+built in a private temp dir and renamed into place, under a per-key file lock: concurrent pytest-xdist
+workers build each entry exactly once and never see half a file. Every read re-checks the manifest's
+sha256; a corrupted or tampered entry is discarded and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from filelock import FileLock
+
+from qbench import progress
+from qbench.errors import QbenchError
+from qbench.versions import run_versions
+
+ENV_VAR = "QBENCH_CACHE_DIR"
+MANIFEST = "manifest.json"
+
+
+def default_root() -> Path:
+    if env := os.environ.get(ENV_VAR):
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qbench"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def make_key(parts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write next to the target, then rename: readers see the old file or the new one, never a part."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def bytes(self) -> int:
+        return self.manifest["bytes"]
+
+    @property
+    def sha256(self) -> str:
+        return self.manifest["sha256"]
+
+
+def verify(entry_dir: Path) -> tuple[Artifact | None, str]:
+    """The entry if its manifest and file agree, else None and the reason."""
+    try:
+        manifest = json.loads((entry_dir / MANIFEST).read_text())
+        path = entry_dir / manifest["file"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return None, f"unreadable manifest ({exc.__class__.__name__})"
+    if not path.is_file():
+        return None, f"{manifest['file']} is missing"
+    if path.stat().st_size != manifest.get("bytes"):
+        return None, f"{path.name} has {path.stat().st_size} bytes, manifest says {manifest.get('bytes')}"
+    if sha256_file(path) != manifest.get("sha256"):
+        return None, f"{path.name} does not match the sha256 in its manifest"
+    return Artifact(path, manifest), ""
+
+
+class Cache:
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root).expanduser() if root else default_root()
+        self.built: list[str] = []  # "kind/key" of entries this process built (for the session summary)
+        try:
+            for sub in ("tmp", "locks"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=self.root / "tmp").close()
+        except OSError as exc:
+            raise QbenchError(
+                f"cache directory {self.root} is not writable ({exc.strerror or exc})",
+                f"point --qbench-cache or ${ENV_VAR} at a writable directory",
+            ) from None
+
+    def entry_dir(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:24]
+
+    def lookup(self, kind: str, parts: dict[str, Any]) -> Artifact | None:
+        artifact, _ = verify(self.entry_dir(kind, make_key(parts)))
+        return artifact
+
+    def get_or_build(
+        self,
+        kind: str,
+        parts: dict[str, Any],
+        filename: str,
+        build: Callable[[Path], dict[str, Any] | None],
+        label: str | None = None,
+    ) -> Artifact:
+        """The cached entry for ``parts``; built by ``build(path)`` when missing or corrupt.
+
+        ``build`` writes the file at ``path`` and may return extra facts for the manifest
+        (training accuracy, conversion time, ...).
+        """
+        key = make_key(parts)
+        final = self.entry_dir(kind, key)
+        artifact, _ = verify(final)
+        if artifact:
+            return artifact
+        with FileLock(str(self.root / "locks" / f"{kind}-{key[:24]}.lock")):
+            artifact, reason = verify(final)  # another worker may have built it while we waited
+            if artifact:
+                return artifact
+            if final.exists():
+                progress.log(f"cache entry {final} is invalid ({reason}); rebuilding")
+                shutil.rmtree(final)
+            tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"{kind}-"))
+            try:
+                with progress.step(f"building {label or kind}"):
+                    extra = build(tmp / filename) or {}
+                manifest = {
+                    "schema": 1,
+                    "kind": kind,
+                    "key": key,
+                    "parts": parts,
+                    "file": filename,
+                    "bytes": (tmp / filename).stat().st_size,
+                    "sha256": sha256_file(tmp / filename),
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "runtime_versions": run_versions(),
+                    **extra,
+                }
+                write_json_atomic(tmp / MANIFEST, manifest)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        self.built.append(f"{kind}/{key[:24]}")
+        return Artifact(final / filename, manifest)

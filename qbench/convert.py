@@ -1,0 +1,73 @@
+"""Build stage: turn a source model (Keras, SavedModel, frozen graph) into .tflite bytes for one mode.
+
+The only module (with the model builders) that imports TensorFlow, and only inside functions, so the run
+stage can import everything else without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from qbench.errors import QbenchError
+from qbench.modes import Mode
+
+
+def tensorflow():
+    """Import TensorFlow quietly, with a clear error where only the run stage is installed."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise QbenchError(
+            "an artifact is missing from the cache and building it needs TensorFlow, which is not installed",
+            "build on a machine with requirements/build.txt (`qbench build --out DIR`) "
+            "and run here with --qbench-bundle DIR",
+        ) from None
+    return tf
+
+
+def deterministic_tensorflow(seed: int) -> None:
+    """Same seed and same op order on every run: the trained weights are reproducible."""
+    tf = tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _converter(tf, source: Path, source_format: str, args: dict[str, Any]):
+    if source_format == "keras":
+        import keras
+
+        return tf.lite.TFLiteConverter.from_keras_model(keras.models.load_model(source))
+    if source_format == "saved_model":
+        return tf.lite.TFLiteConverter.from_saved_model(str(source))
+    if source_format == "frozen_graph":
+        return tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+            str(source),
+            input_arrays=args["input_arrays"],
+            output_arrays=args["output_arrays"],
+            input_shapes=args.get("input_shapes"),
+        )
+    raise QbenchError(f"unknown source format {source_format!r}", "use keras, saved_model or frozen_graph")
+
+
+def convert(source: Path, source_format: str, mode: Mode, calibration: np.ndarray | None, **args: Any) -> bytes:
+    tf = tensorflow()
+    converter = _converter(tf, source, source_format, args)
+
+    def representative_dataset() -> Iterator[list[np.ndarray]]:
+        for sample in calibration:
+            yield [sample[None].astype(np.float32)]
+
+    if mode.calibrated and (calibration is None or len(calibration) == 0):
+        raise QbenchError(f"mode {mode.id} needs calibration data and none was given", "provide a representative set")
+    mode.configure(converter, tf, representative_dataset)
+    try:
+        return converter.convert()
+    except Exception as exc:  # the converter raises many types, all meaning "this model/mode does not convert"
+        raise QbenchError(f"converting {source.name} to {mode.id} failed: {exc}", "check the model's ops") from None

@@ -1,0 +1,1 @@
+"""Datasets: one module each. Loaders return numpy arrays and never import TensorFlow."""

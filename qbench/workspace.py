@@ -1,0 +1,122 @@
+"""The pipeline in one place: data -> source model -> convert(mode) -> cache -> Runner(device) -> measure.
+
+A Workspace memoizes per process what a session needs more than once (datasets, eval sets, evaluation
+results). It touches TensorFlow only when the cache misses: ``tflite()`` first looks its key up, and the
+key is computed from specs and versions, never from a trained model's bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from pathlib import Path
+from typing import Any
+
+from qbench import modes, runtime
+from qbench.cache import Artifact, Cache
+from qbench.data import mnist as mnist_data
+from qbench.measure import evaluate
+from qbench.models import registry
+from qbench.models.registry import EvalSet, ModelSpec
+from qbench.versions import build_versions, emulated, run_versions
+
+
+class Workspace:
+    def __init__(self, cache: Cache, mnist_source: Path | str | None = None, options: dict[str, Any] | None = None):
+        self.cache = cache
+        self.mnist_source = mnist_source
+        self.options = options or {}
+        self._memo: dict[tuple, Any] = {}
+
+    def _once(self, key: tuple, make):
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    # data
+    def mnist(self) -> mnist_data.Mnist:
+        return self._once(("mnist",), lambda: mnist_data.load(self.cache, self.mnist_source))
+
+    def model(self, model_id: str) -> ModelSpec:
+        return registry.get(model_id)
+
+    def eval_set(self, model_id: str) -> EvalSet:
+        return self._once(("eval", model_id), lambda: self.model(model_id).eval_set(self))
+
+    # build stage (cached)
+    def source(self, model_id: str) -> Artifact:
+        spec = self.model(model_id)
+        return self._once(
+            ("source", model_id),
+            lambda: self.cache.get_or_build(
+                "source", spec.key_parts(self), spec.source_filename,
+                lambda path: spec.build_source(self, path), label=f"{model_id} source model",
+            ),
+        )
+
+    def tflite_key(self, model_id: str, mode_id: str) -> dict[str, Any]:
+        spec = self.model(model_id)
+        return {
+            "source": spec.key_parts(self),
+            "mode": mode_id,
+            "converter": spec.converter_args(),
+            "versions": build_versions(),
+        }
+
+    def tflite(self, model_id: str, mode_id: str) -> Artifact:
+        spec, mode = self.model(model_id), modes.get(mode_id)
+
+        def build(path: Path) -> dict[str, Any]:
+            from qbench.convert import convert
+
+            source = self.source(model_id)
+            calibration = spec.calibration(self) if mode.calibrated else None
+            path.write_bytes(convert(source.path, spec.source_format, mode, calibration, **spec.converter_args()))
+            return {
+                "model": model_id,
+                "mode": mode_id,
+                "source_sha256": source.sha256,
+                "calibration_samples": 0 if calibration is None else len(calibration),
+                "calibration_sha256": None if calibration is None else hashlib.sha256(calibration.tobytes()).hexdigest(),
+                "build_versions": build_versions(),
+            }
+
+        return self._once(
+            ("tflite", model_id, mode_id),
+            lambda: self.cache.get_or_build(
+                "tflite", self.tflite_key(model_id, mode_id), f"{model_id}-{mode_id}.tflite", build,
+                label=f"{model_id} {mode_id}.tflite",
+            ),
+        )
+
+    # run stage
+    def runner(self, model_id: str, mode_id: str, device_id: str) -> runtime.Runner:
+        return runtime.Runner(self.tflite(model_id, mode_id).path, runtime.get(device_id))
+
+    def evaluate(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
+        """Quality of one model x mode x device on the full eval set (memoized for the session)."""
+        spec = self.model(model_id)
+
+        def run() -> dict[str, Any]:
+            runner = self.runner(model_id, mode_id, device_id)
+            return evaluate(runner, self.eval_set(model_id), spec.task, spec.eval_batch)
+
+        return self._once(("evaluate", model_id, mode_id, device_id), run)
+
+    def result_info(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
+        """What every benchmark result carries in ``extra_info`` (the report and gate read these keys)."""
+        artifact, baseline = self.tflite(model_id, mode_id), self.tflite(model_id, "float32")
+        return {
+            "qbench_schema": 1,
+            "model": model_id,
+            "task": self.model(model_id).task,
+            "mode": mode_id,
+            "device": device_id,
+            "model_bytes": artifact.bytes,
+            "size_ratio": artifact.bytes / baseline.bytes,
+            "model_sha256": artifact.sha256,
+            **self.evaluate(model_id, mode_id, device_id),
+            "versions": {**run_versions(), "build": artifact.manifest.get("build_versions", {})},
+            "arch": platform.machine(),
+            "emulated": emulated(),
+        }
