@@ -13,26 +13,20 @@ import sys
 
 import pytest
 
-from qbench import machine, modes, progress, runtime
+from qbench import machine, progress, selection
 from qbench.cache import Cache
 from qbench.errors import QbenchError
-from qbench.models import registry
 from qbench.workspace import Workspace
 
-AXES = {
-    "qbench_model": ("--qbench-models", lambda: list(registry.models())),
-    "qbench_mode": ("--qbench-modes", lambda: list(modes.MODES)),
-    "qbench_device": ("--qbench-devices", lambda: list(runtime.DEVICES)),
-}
+AXES = {"qbench_model": "models", "qbench_mode": "modes", "qbench_device": "devices"}  # fixture -> axis
 WORKSPACE = pytest.StashKey[Workspace]()
 SELECTION = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("qbench", "qbench: TFLite quantization benchmarks")
-    for option, _ in AXES.values():
-        what = option.removeprefix("--qbench-")
-        group.addoption(option, default=None, metavar="IDS", help=f"comma-separated {what} to run (default: all)")
+    for axis in AXES.values():
+        group.addoption(f"--qbench-{axis}", default=None, metavar="IDS", help=f"comma-separated {axis} to run (default: all)")
     group.addoption("--qbench-cache", default=None, metavar="DIR",
                     help="artifact cache (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
     group.addoption("--qbench-mnist", default=None, metavar="PATH",
@@ -40,16 +34,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _selection(config: pytest.Config) -> dict[str, list[str]]:
-    chosen = {}
-    for fixture, (option, valid_ids) in AXES.items():
-        valid = valid_ids()
-        raw = config.getoption(option)
-        ids = [s.strip() for s in raw.split(",") if s.strip()] if raw else valid
-        unknown = [i for i in ids if i not in valid]
-        if unknown:
-            raise pytest.UsageError(f"{option}: unknown id(s) {', '.join(unknown)}; valid ids: {', '.join(valid)}")
-        chosen[fixture] = ids
-    return chosen
+    try:
+        return {fixture: selection.parse(axis, config.getoption(f"--qbench-{axis}")) for fixture, axis in AXES.items()}
+    except QbenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _terminal_sink(config: pytest.Config):
@@ -85,10 +73,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    selection = metafunc.config.stash[SELECTION]
+    chosen = metafunc.config.stash[SELECTION]
     for fixture in AXES:  # fixed order: model, mode, device
         if fixture in metafunc.fixturenames:
-            metafunc.parametrize(fixture, selection[fixture], ids=str)
+            metafunc.parametrize(fixture, chosen[fixture], ids=str)
 
 
 @pytest.fixture(scope="session")
