@@ -1,8 +1,11 @@
 """Settings profiles chosen by environment, as Hypothesis' own suite does: HYPOTHESIS_PROFILE=ci in CI."""
 
+
 import os
 
 from hypothesis import HealthCheck, settings
+
+pytest_plugins = ["pytester"]
 
 settings.register_profile("ci", max_examples=300, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,80 @@
+"""The pytest plugin, driven for real through pytester (as pytest-benchmark tests itself)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def suite(pytester, qbench):
+    pytester.makeconftest('pytest_plugins = ["qbench.plugin"]')
+    pytester.makeini("[pytest]\n")
+    return [f"--qbench-cache={qbench.cache.root}", "-p", "no:cacheprovider"]
+
+
+def test_axes_parametrize_in_model_mode_device_order(pytester, suite):
+    pytester.makepyfile(
+        test_axes="""
+        def test_invoke(qbench_model, qbench_mode, qbench_device):
+            pass
+        def test_size(qbench_model, qbench_mode):
+            pass
+        """
+    )
+    result = pytester.runpytest(*suite, "--collect-only", "-q", "--qbench-modes", "int8,float32",
+                                "--qbench-devices", "xnnpack,reference")
+    ids = [line for line in result.outlines if "::" in line]
+    assert "test_axes.py::test_invoke[mnist_cnn-int8-xnnpack]" in ids
+    assert "test_axes.py::test_size[mnist_cnn-float32]" in ids
+    assert sum("test_invoke" in i for i in ids) == 4 and sum("test_size" in i for i in ids) == 2
+
+
+@pytest.mark.parametrize("option, bad", [("--qbench-modes", "int9"), ("--qbench-devices", "tpu"),
+                                         ("--qbench-models", "resnet")])
+def test_unknown_id_is_a_usage_error_listing_valid_ids(pytester, suite, option, bad):
+    result = pytester.runpytest(*suite, option, bad)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert bad in err and "valid" in err
+    assert {"--qbench-modes": "int16x8", "--qbench-devices": "xnnpack-mt", "--qbench-models": "mnist_cnn"}[option] in err
+
+
+def test_qbench_error_is_reported_without_traceback(pytester, suite):
+    pytester.makepyfile(
+        test_err="""
+        from qbench.errors import QbenchError
+        def test_it():
+            raise QbenchError("the dataset is gone", "put it back")
+        """
+    )
+    result = pytester.runpytest(*suite)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*qbench: the dataset is gone*", "*fix: put it back*"])
+    assert "raise QbenchError" not in result.stdout.str()
+
+
+def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, qbench):
+    for mode in ("float32", "int8"):
+        qbench.tflite("mnist_cnn", mode)  # warm the cache this run uses
+    pytester.copy_example(str(BENCHMARKS / "test_latency.py"))
+    out = pytester.path / "out.json"
+    result = pytester.runpytest_subprocess(
+        *suite, "--qbench-modes", "float32,int8", "--qbench-devices", "xnnpack,builtin",
+        "--benchmark-max-time=0.01", "--benchmark-min-rounds=3", f"--benchmark-json={out}",
+    )
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*0 artifact(s) built this session, TensorFlow not imported*"])
+    run = json.loads(out.read_text())
+    assert run["machine_info"]["qbench"]["arch"]
+    names = {b["name"] for b in run["benchmarks"]}
+    assert names == {f"test_invoke[mnist_cnn-{m}-{d}]" for m in ("float32", "int8") for d in ("xnnpack", "builtin")}
+    for bench in run["benchmarks"]:
+        info = bench["extra_info"]
+        for key in ("model", "mode", "device", "model_bytes", "size_ratio", "accuracy", "versions", "arch",
+                    "latency_p90_s", "init_s", "first_invoke_s", "backend", "peak_rss_bytes"):
+            assert key in info, key
+        assert info["accuracy"] >= 0.975
+        assert (info["backend"]["delegate_partitions"] > 0) == (info["device"] == "xnnpack")
