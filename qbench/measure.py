@@ -13,21 +13,36 @@ from qbench.models.registry import EvalSet
 from qbench.runtime import Runner
 
 
-def _argmax(raw: np.ndarray) -> np.ndarray:
-    return np.argmax(raw, axis=-1).astype(np.uint8)
+OUTPUT_SAMPLE_VALUES = 64  # raw output values kept per result for cross-machine comparison
 
 
 def evaluate(runner: Runner, data: EvalSet, task: str, batch_size: int) -> dict[str, Any]:
-    """Predict the whole set in batches and score it; also the digest of the predictions, so that two
-    machines or devices can be compared bit for bit without shipping the outputs."""
+    """Predict the whole set in batches and score it.
+
+    Also records digests of the raw outputs and of the predictions plus a small fixed sample of raw output
+    values, so that two machines or devices can be compared bit for bit without shipping the outputs.
+    """
+    outputs = hashlib.sha256()
+    sample: list[np.ndarray] = []
+
+    def reduce(raw: np.ndarray) -> np.ndarray:
+        outputs.update(np.ascontiguousarray(raw).tobytes())
+        if not sample:  # a strided slice of the first sample's outputs (independent of the batch size)
+            flat = raw[0].reshape(-1)
+            sample.append(flat[:: max(1, flat.size // OUTPUT_SAMPLE_VALUES)][:OUTPUT_SAMPLE_VALUES])
+        return np.argmax(raw, axis=-1).astype(np.uint8)
+
     start = time.perf_counter()
-    predicted = runner.map_batches(data.x, _argmax, batch_size)
+    predicted = runner.map_batches(data.x, reduce, batch_size)
     elapsed = time.perf_counter() - start
     result: dict[str, Any] = {
         "eval_samples": len(data.x),
         "eval_seconds": elapsed,
         "eval_fps": len(data.x) / elapsed if elapsed > 0 else float("inf"),
         "predictions_sha256": hashlib.sha256(predicted.tobytes()).hexdigest(),
+        "outputs_sha256": outputs.hexdigest(),
+        "output_dtype": np.dtype(runner.output_detail["dtype"]).name,
+        "output_sample": sample[0].tolist(),
     }
     if task == "classification":
         result["accuracy"] = metrics.accuracy(predicted, data.y)
