@@ -56,7 +56,8 @@ def test_qbench_error_is_reported_without_traceback(pytester, suite):
     assert "raise QbenchError" not in result.stdout.str()
 
 
-def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, qbench):
+def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, qbench, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # else pytest-benchmark disables itself in the child
     for mode in ("float32", "int8"):
         qbench.tflite("mnist_cnn", mode)  # warm the cache this run uses
     pytester.copy_example(str(BENCHMARKS / "test_latency.py"))
