@@ -35,6 +35,32 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from qbench.report import write_report
+
+    result = write_report(args.runs, args.out)
+    print(result.markdown)
+    print(f"wrote {len(result.figures)} figures, {result.index}")
+    for reason in result.skipped:
+        print(f"  skipped: {reason}")
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from qbench.gate import GateConfig, gate
+
+    config = GateConfig.from_ini(args.config_dir).with_overrides(
+        **{name: getattr(args, name) for name in GATE_OVERRIDES}
+    )
+    result = gate(args.baseline, args.current, config)
+    print(result.table)
+    return 0 if result.passed else 1
+
+
+GATE_OVERRIDES = ("accuracy_tol", "pixel_accuracy_tol", "miou_tol", "size_tol", "latency_ratio_tol",
+                  "raw", "raw_alpha", "raw_min_shift", "fail_on_missing")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +72,27 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--cache", help="cache directory (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
     build.add_argument("--mnist", help="your own MNIST (IDX folder, .npz or wheel)")
     build.set_defaults(func=cmd_build)
+
+    report = sub.add_parser("report", help="tables, PNG figures and index.html from saved benchmark runs")
+    report.add_argument("runs", nargs="+", type=Path, help="--benchmark-json files (or folders of them)")
+    report.add_argument("--out", type=Path, default=Path("qbench-report"), help="output folder")
+    report.set_defaults(func=cmd_report)
+
+    gate = sub.add_parser("gate", help="exit 1 if CURRENT regresses against BASELINE (accuracy, size, latency)")
+    gate.add_argument("baseline", type=Path)
+    gate.add_argument("current", type=Path)
+    gate.add_argument("--config-dir", type=Path, default=Path.cwd(),
+                      help="folder whose pytest.ini [qbench:gate] / pyproject.toml [tool.qbench.gate] set thresholds")
+    for name in GATE_OVERRIDES:
+        flag = "--" + name.replace("_", "-")
+        if name == "fail_on_missing":
+            gate.add_argument(flag, action="store_true", default=None, help="fail when a baseline case is missing")
+        elif name == "raw":
+            gate.add_argument(flag, choices=["auto", "require", "off"], default=None,
+                              help="raw-time Mann-Whitney test: auto (when comparable), require, off")
+        else:
+            gate.add_argument(flag, type=float, default=None)
+    gate.set_defaults(func=cmd_gate)
 
     args = parser.parse_args(argv)
     try:

@@ -17,7 +17,7 @@ from qbench.quantize import (
     quantize_multiplier,
     round_half_away,
 )
-from tests.strategies import float_arrays, qparams
+from strategies import float_arrays, qparams
 
 # float32 division in quantize() may put a value a few ulps past a rounding boundary
 ULPS = 2.0**-21

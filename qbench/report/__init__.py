@@ -1,0 +1,48 @@
+"""``qbench report``: tables, figures and an index page from saved runs of one or more machines.
+
+Reads pytest-benchmark JSON files that carry qbench's extra_info (see ``load.py``) and writes
+tables.md, one PNG per figure and index.html into one directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from qbench.errors import QbenchError
+from qbench.report.load import load_runs
+from qbench.report.tables import model_table, runs_table, to_markdown
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    out: Path
+    markdown: str  # what tables.md holds; the CLI prints it
+    tables: Path
+    index: Path
+    figures: list[Path]
+    skipped: list[str]  # figures not drawn, and why
+
+
+def write_report(paths: list[Path], out: Path) -> ReportResult:
+    # matplotlib is imported here, not at package import: ``qbench gate`` reads runs through this package.
+    from qbench.report.figures import render_figures
+    from qbench.report.html import render_index
+
+    runs = load_runs(paths)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise QbenchError(f"cannot create the report directory {out}: {e}", "choose another --out directory") from None
+    models = sorted({m for r in runs for m in r.models})
+    overview, tables = runs_table(runs), [model_table(m, runs) for m in models]
+    written, skipped = render_figures(runs, out)
+    markdown = to_markdown([overview, *tables])
+    (out / "tables.md").write_text(markdown, encoding="utf-8")
+    per_model = [(t, [w for w in written if w.model == m]) for m, t in zip(models, tables)]
+    (out / "index.html").write_text(render_index(overview, per_model, skipped), encoding="utf-8")
+    return ReportResult(out, markdown, out / "tables.md", out / "index.html", [w.path for w in written], skipped)
+
+
+__all__ = ["ReportResult", "write_report"]

@@ -1,0 +1,375 @@
+"""The report's PNG figures: one question per file, plain thesis style, units and "better" on every plot.
+
+Built on ``matplotlib.figure.Figure`` instead of pyplot: no global figure state to leak or close, and
+PNGs are drawn by Agg whatever backend the caller chose. Per-machine figures get one panel per machine
+(modes on x, bars grouped by device), because raw speed differs by orders of magnitude between a PC and
+an emulated arm64 board and must never share a bar group.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import Callable
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from qbench.modes import MODES
+from qbench.report.load import Case, Run, order
+from qbench.report.tables import num, size_unit, time_unit
+from qbench.runtime import DEVICES
+
+STYLE = {
+    "font.size": 9, "axes.titlesize": 9, "figure.titlesize": 11, "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": True, "axes.grid.axis": "y", "grid.alpha": 0.35,
+    "axes.axisbelow": True, "savefig.dpi": 130, "legend.frameon": False,
+}
+SPARE_COLORS = ("#009E73", "#CC79A7", "#F0E442", "#999999", "#000000")  # Okabe-Ito, for unknown ids
+DEVICE_COLORS = {"xnnpack": "#0072B2", "xnnpack-mt": "#56B4E9", "builtin": "#E69F00", "reference": "#D55E00"}
+MODE_COLORS = {"float32": "#555555", "dynamic": "#009E73", "float16": "#56B4E9", "int8": "#D55E00",
+               "int8-float-io": "#E69F00", "int16x8": "#CC79A7"}
+MODE_MARKERS = {"float32": "o", "dynamic": "s", "float16": "D", "int8": "^", "int8-float-io": "v", "int16x8": "P"}
+SPARE_MARKERS = ("X", "*", "h", "p", "<", ">")
+QUALITY_LABELS = {"accuracy": "Top-1 accuracy (%)", "pixel_accuracy": "Pixel accuracy (%)", "miou": "mIoU (%)"}
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    model: str
+    caption: str
+
+
+class _Skip(Exception):
+    """The runs lack the data this figure needs; the message says which."""
+
+
+@dataclass(frozen=True)
+class _Data:
+    """One model's cases, per run, with the mode order shared by all its panels."""
+
+    model: str
+    per_run: list[tuple[Run, list[Case]]]
+
+    @property
+    def cases(self) -> list[Case]:
+        return [c for _, cases in self.per_run for c in cases]
+
+    @property
+    def modes(self) -> list[str]:
+        return order({c.mode for c in self.cases}, MODES)
+
+    @property
+    def size_unit(self) -> tuple[str, float]:
+        return size_unit(max(c.model_bytes for c in self.cases))
+
+    @property
+    def time_unit(self) -> tuple[str, float]:
+        return time_unit(max(c.latency_median_s for c in self.cases))
+
+    def latency(self, seconds: float | None) -> float | None:
+        return None if seconds is None else seconds * self.time_unit[1]
+
+    def speedup(self, case: Case) -> float | None:
+        run = next(run for run, cases in self.per_run if any(c is case for c in cases))
+        ratio = run.latency_ratio(case.key)
+        return 1 / ratio if ratio else None
+
+
+def _color(name: str, palette: dict[str, str], names: list[str]) -> str:
+    return palette.get(name) or SPARE_COLORS[names.index(name) % len(SPARE_COLORS)]
+
+
+def _figure(data: _Data, title: str, panels: int = 1) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(8.5, 0.9 + 2.7 * panels), layout="constrained")
+    fig.suptitle(f"{data.model}: {title}")
+    return fig, fig.subplots(panels, 1, squeeze=False)[:, 0]
+
+
+def _log_if_wide(ax, values: list[float], axis: str = "y") -> bool:
+    """Log scale when values span more than 20x, as reference kernels next to XNNPACK do."""
+    positive = [v for v in values if v > 0]
+    wide = bool(positive) and max(positive) / min(positive) > 20
+    if wide:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    return wide
+
+
+def _legend(fig: Figure, axes, title: str) -> None:
+    handles = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), title=title, loc="outside right upper")
+
+
+def _bars(data: _Data, title: str, ylabel: str, value: Callable[[Case], float | None],
+          whisker: Callable[[Case], float | None] | None = None,
+          stacked: Callable[[Case], float | None] | None = None, zoom: bool = False, ref: float | None = None):
+    """Per machine panel: modes on x, one bar per device; optional p90 whisker or a hatched stacked part."""
+    panels = [(run, [c for c in cases if value(c) is not None]) for run, cases in data.per_run]
+    panels = [(run, cases) for run, cases in panels if cases]
+    if not panels:
+        raise _Skip("no run has this value")
+    every = [value(c) for _, cases in panels for c in cases]
+    fig, axes = _figure(data, title, len(panels))
+    modes = data.modes
+    for ax, (run, cases) in zip(axes, panels):
+        devices = order({c.device for c in cases}, DEVICES)
+        width = 0.8 / len(devices)
+        for i, device in enumerate(devices):
+            mine = [c for c in cases if c.device == device]
+            x = np.array([modes.index(c.mode) for c in mine]) + (i - (len(devices) - 1) / 2) * width
+            y = np.array([value(c) for c in mine])
+            color = _color(device, DEVICE_COLORS, list(DEVICES) + devices)
+            ax.bar(x, y, width, color=color, label=device)
+            if whisker:
+                top = np.array([whisker(c) if whisker(c) is not None else v for c, v in zip(mine, y)])
+                ax.errorbar(x, y, yerr=[np.zeros_like(y), top - y], fmt="none", ecolor="#333333", lw=0.8, capsize=2)
+            if stacked:
+                extra = np.array([stacked(c) or 0.0 for c in mine])
+                ax.bar(x, extra, width, bottom=y, color=color, alpha=0.45, hatch="///", edgecolor="white", lw=0)
+        ax.set_xticks(range(len(modes)), modes)
+        ax.set_title(run.label, loc="left")
+        if ref is not None:
+            ax.axhline(ref, color="#333333", lw=0.8, ls="--")
+        notes = []
+        # Each machine gets its own y scale; a log scale would hide the lower part of stacked bars.
+        if not stacked and _log_if_wide(ax, [value(c) for c in cases]):
+            notes.append("log scale")
+        if zoom:  # the same range on every panel, so machines compare at a glance
+            _zoom(ax, every)
+            notes.append("axis zoomed")
+        ax.set_ylabel(ylabel + (f"\n({', '.join(notes)})" if notes else ""))
+    fig.supxlabel("Quantization mode")
+    _legend(fig, axes, "device")
+    return fig
+
+
+def _zoom(ax, percents: list[float]) -> None:
+    """Quality axes show at least half a point, so a difference of 0.03 % does not look like a cliff."""
+    lo, hi = min(percents), max(percents)
+    span = max(hi - lo, 0.5)
+    ax.set_ylim(max(0.0, lo - span), min(100.0, hi + 0.5 * span))
+
+
+def _scatter(data: _Data, title: str, xlabel: str, ylabel: str, x: Callable[[Case], float | None],
+             y: Callable[[Case], float | None], zoom: bool = False):
+    """Per machine panel: one point per mode x device; colour = device, marker and label = mode."""
+    panels = [(run, [c for c in cases if x(c) is not None and y(c) is not None]) for run, cases in data.per_run]
+    panels = [(run, cases) for run, cases in panels if cases]
+    if not panels:
+        raise _Skip("no run has both values")
+    fig, axes = _figure(data, title, len(panels))
+    modes, devices = data.modes, order({c.device for c in data.cases}, DEVICES)
+    for ax, (run, cases) in zip(axes, panels):
+        for c in cases:
+            ax.scatter(x(c), y(c), s=30, marker=_marker(c.mode, modes), zorder=3,
+                       color=_color(c.device, DEVICE_COLORS, list(DEVICES) + devices))
+        x_log = _log_if_wide(ax, [x(c) for c in cases], "x")
+        y_log = not zoom and _log_if_wide(ax, [y(c) for c in cases], "y")
+        if zoom:
+            _zoom(ax, [y(c) for _, cases in panels for c in cases])
+        _label_points(ax, [(x(c), y(c), c.mode) for c in cases])
+        ax.set_xlabel(xlabel + (" (log scale)" if x_log else ""))
+        ax.set_ylabel(ylabel + ("\n(log scale)" if y_log else ""))
+        ax.grid(True, axis="both")
+        ax.set_title(run.label, loc="left")
+    device_keys = [Line2D([], [], ls="", marker="o", color=_color(d, DEVICE_COLORS, list(DEVICES) + devices))
+                   for d in devices]
+    mode_keys = [Line2D([], [], ls="", marker=_marker(m, modes), color="#555555") for m in modes]
+    fig.legend(device_keys + mode_keys, devices + modes, loc="outside right upper")
+    return fig
+
+
+def _marker(mode: str, modes: list[str]) -> str:
+    return MODE_MARKERS.get(mode) or SPARE_MARKERS[modes.index(mode) % len(SPARE_MARKERS)]
+
+
+def _label_points(ax, points: list[tuple[float, float, str]], near_px: float = 20.0, size: float = 6.5) -> None:
+    """Label clusters of nearby points once ("int8 / int8-float-io") and drop labels that would overlap
+    one already placed: the marker shapes in the legend still name every point."""
+    ax.autoscale_view()
+    clusters: list[tuple[np.ndarray, list[str], tuple[float, float]]] = []
+    for px, py, text in points:
+        where = ax.transData.transform((px, py))
+        for anchor, texts, _ in clusters:
+            if np.hypot(*(where - anchor)) < near_px:
+                if text not in texts:
+                    texts.append(text)
+                break
+        else:
+            clusters.append((where, [text], (px, py)))
+    placed: list[tuple[float, float, float, float]] = []
+    pt = ax.figure.dpi / 72  # display pixels per point
+    for (x0, y0), texts, xy in clusters:
+        label = " / ".join(texts)
+        box = (x0 + 5 * pt, y0 + 3 * pt, x0 + (5 + 0.55 * size * len(label)) * pt, y0 + (3 + 1.2 * size) * pt)
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            continue
+        placed.append(box)
+        ax.annotate(label, xy, xytext=(5, 3), textcoords="offset points", fontsize=size, color="#333333")
+
+
+def _size(data: _Data):
+    unit, scale = data.size_unit
+    fig, (ax,) = _figure(data, "model size per mode (lower is better)")
+    modes = data.modes
+    sizes = [median(c.model_bytes for c in data.cases if c.mode == m) / scale for m in modes]
+    bars = ax.bar(modes, sizes, 0.6, color=[_color(m, MODE_COLORS, modes) for m in modes])
+    ref = sizes[modes.index("float32")] if "float32" in modes else None
+    ax.bar_label(bars, [num(s, 4) + (f"\n{s / ref:.2f}x" if ref else "") for s in sizes], fontsize=8, padding=2)
+    ax.set_ylim(0, max(sizes) * 1.25)
+    ax.set_ylabel(f"Model size ({unit})")
+    ax.set_xlabel("Quantization mode")
+    return fig
+
+
+def _quality_vs_size(metric: str):
+    def draw(data: _Data):
+        unit, scale = data.size_unit
+        fig, (ax,) = _figure(data, f"size vs {_name(metric)} (better: up and to the left)")
+        modes = [m for m in data.modes if any(metric in c.quality for c in data.cases if c.mode == m)]
+        if not modes:
+            raise _Skip(f"no {metric}")
+        points, every = [], []
+        for m in modes:
+            cases = [c for c in data.cases if c.mode == m and metric in c.quality]
+            q = [100 * c.quality[metric] for c in cases]
+            size = median(c.model_bytes for c in cases) / scale
+            mid = median(q)
+            ax.errorbar(size, mid, yerr=[[mid - min(q)], [max(q) - mid]], fmt="o", ms=6, capsize=3,
+                        color=_color(m, MODE_COLORS, modes), label=m, zorder=3)
+            points.append((size, mid, m))
+            every += q
+        _zoom(ax, every)
+        ax.set_xlim(left=0)
+        _label_points(ax, points)
+        ax.set_xlabel(f"Model size ({unit})")
+        ax.set_ylabel(QUALITY_LABELS[metric] + "\n(median over devices and machines; bar: min-max)")
+        ax.grid(True, axis="both")
+        _legend(fig, [ax], "mode")
+        return fig
+
+    return draw
+
+
+def _quality_vs_latency(metric: str):
+    return lambda d: _scatter(d, f"latency vs {_name(metric)} (better: up and to the left)",
+                              f"Median latency ({d.time_unit[0]})", QUALITY_LABELS[metric],
+                              lambda c: d.latency(c.latency_median_s), _pct(metric), zoom=True)
+
+
+def _name(metric: str) -> str:
+    return QUALITY_LABELS[metric].split(" (")[0]
+
+
+def _per_class_iou(data: _Data):
+    classes = list(dict.fromkeys(k for c in data.cases for k in c.per_class_iou))
+    if not classes:
+        raise _Skip("the runs have no per_class_iou")
+    modes = [m for m in data.modes if any(c.per_class_iou for c in data.cases if c.mode == m)]
+    grid = np.full((len(modes), len(classes)), np.nan)
+    for i, m in enumerate(modes):
+        for j, k in enumerate(classes):
+            values = [v for c in data.cases if c.mode == m and (v := c.per_class_iou.get(k)) is not None]
+            if values:
+                grid[i, j] = float(np.mean(values))
+    fig = Figure(figsize=(max(8.5, 0.5 * len(classes) + 2.5), 1.6 + 0.45 * len(modes)), layout="constrained")
+    fig.suptitle(f"{data.model}: IoU per class and mode (higher is better; mean over devices and machines)")
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    for (i, j), v in np.ndenumerate(grid):
+        ax.text(j, i, "n/a" if math.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=6.5,
+                color="black" if math.isnan(v) or v > 0.6 else "white")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(modes)), modes)
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, label="IoU (0-1)")
+    return fig
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else 1e3 * seconds
+
+
+def _size_of(data: _Data) -> Callable[[Case], float]:
+    return lambda c: c.model_bytes / data.size_unit[1]
+
+
+def _pct(metric: str) -> Callable[[Case], float | None]:
+    return lambda c: 100 * c.quality[metric] if metric in c.quality else None
+
+
+# (file suffix, caption, task or None for every model, draw)
+FIGURES: list[tuple[str, str, str | None, Callable[[_Data], Figure]]] = [
+    ("size", "Model size per mode", None, _size),
+    ("accuracy", "Top-1 accuracy per mode, per machine and device", "classification",
+     lambda d: _bars(d, "accuracy per mode (higher is better)", QUALITY_LABELS["accuracy"], _pct("accuracy"),
+                     zoom=True)),
+    ("miou", "mIoU per mode, per machine and device", "segmentation",
+     lambda d: _bars(d, "mIoU per mode (higher is better)", QUALITY_LABELS["miou"], _pct("miou"), zoom=True)),
+    ("pixel-accuracy", "Pixel accuracy per mode, per machine and device", "segmentation",
+     lambda d: _bars(d, "pixel accuracy per mode (higher is better)", QUALITY_LABELS["pixel_accuracy"],
+                     _pct("pixel_accuracy"), zoom=True)),
+    ("per-class-iou", "IoU per class and mode", "segmentation", _per_class_iou),
+    ("latency", "Median latency per invoke (whisker: p90), per machine and device", None,
+     lambda d: _bars(d, "latency per invoke (lower is better)", f"Median latency ({d.time_unit[0]})",
+                     lambda c: d.latency(c.latency_median_s), whisker=lambda c: d.latency(c.latency_p90_s))),
+    ("fps", "Throughput (1 / median latency), per machine and device", None,
+     lambda d: _bars(d, "throughput (higher is better)", "Frames per second (1/s)", lambda c: c.fps)),
+    ("speedup", "Speedup over float32 on the same device and machine", None,
+     lambda d: _bars(d, "speedup over float32 on the same device (higher is better)", "Speedup (x float32)",
+                     d.speedup, ref=1.0)),
+    ("startup", "Start-up: load + allocate (solid) and first invoke (hatched)", None,
+     lambda d: _bars(d, "start-up time (lower is better)", "Time (ms)\nsolid: load + allocate, hatched: 1st invoke",
+                     lambda c: _ms(c.init_s),
+                     stacked=lambda c: _ms(c.first_invoke_s))),
+    ("tradeoff-size-accuracy", "Trade-off: model size vs accuracy", "classification", _quality_vs_size("accuracy")),
+    ("tradeoff-size-miou", "Trade-off: model size vs mIoU", "segmentation", _quality_vs_size("miou")),
+    ("tradeoff-latency-accuracy", "Trade-off: latency vs accuracy, per machine", "classification",
+     _quality_vs_latency("accuracy")),
+    ("tradeoff-latency-miou", "Trade-off: latency vs mIoU, per machine", "segmentation", _quality_vs_latency("miou")),
+    ("tradeoff-size-fps", "Trade-off: model size vs throughput, per machine", None,
+     lambda d: _scatter(d, "size vs throughput (better: up and to the left)", f"Model size ({d.size_unit[0]})",
+                        "Frames per second (1/s)", _size_of(d), lambda c: c.fps)),
+]
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
+
+
+def render_figures(runs: list[Run], out: Path) -> tuple[list[Written], list[str]]:
+    """Write every figure that the runs have data for; the second list says what was skipped and why."""
+    written, skipped = [], []
+    models = sorted({m for r in runs for m in r.models})
+    with matplotlib.rc_context(STYLE):
+        for model in models:
+            per_run = [(r, [c for c in r.cases.values() if c.model == model]) for r in runs]
+            data = _Data(model, [(r, cases) for r, cases in per_run if cases])
+            task = data.cases[0].task
+            for suffix, caption, needs, draw in FIGURES:
+                if needs not in (None, task):
+                    continue
+                try:
+                    fig = draw(data)
+                except _Skip as why:
+                    skipped.append(f"{model}: {caption} - skipped, {why}")
+                    continue
+                path = out / f"{slug(model)}-{suffix}.png"
+                fig.savefig(path)
+                written.append(Written(path, model, caption))
+    tasks = {c.task for r in runs for c in r.cases.values()}
+    for task in ("classification", "segmentation"):
+        if task not in tasks:
+            names = "; ".join(caption for _, caption, needs, _ in FIGURES if needs == task)
+            skipped.append(f"No {task} model in these runs, so these figures were skipped: {names}.")
+    return written, skipped

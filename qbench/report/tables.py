@@ -1,0 +1,102 @@
+"""The report's tables as plain rows, rendered to markdown here and to HTML by ``html.py``.
+
+Rows are built once so the console, tables.md and index.html can never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from qbench.report.load import BASELINE_MODE, Case, Run, case_sort_key
+
+QUALITY_HEADERS = {"accuracy": "Accuracy (%)", "pixel_accuracy": "Pixel acc. (%)", "miou": "mIoU (%)"}
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A pipe table padded to line up in a terminal as well as render as markdown."""
+    headers, rows = _cells(headers), [_cells(r) for r in rows]
+    widths = [max(len(c) for c in column) for column in zip(headers, *rows)]
+
+    def line(cells) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def _cells(row: list) -> list[str]:
+    return [str(c).replace("|", "\\|") for c in row]  # a user's model id may hold a pipe
+
+
+def to_markdown(tables: list[Table]) -> str:
+    parts = []
+    for t in tables:
+        parts += [f"## {t.title}", "", markdown_table(t.headers, t.rows), ""]
+        if t.note:
+            parts += [t.note, ""]
+    return "\n".join(parts)
+
+
+def num(value: float | None, digits: int = 3) -> str:
+    """``digits`` significant digits without exponents: 0.0451, 12.3, 1234."""
+    if value is None:
+        return "-"
+    magnitude = math.floor(math.log10(abs(value))) if value else 0
+    return f"{value:.{max(0, digits - 1 - magnitude)}f}"
+
+
+def size_unit(max_bytes: float) -> tuple[str, float]:
+    return ("MiB", 2.0**20) if max_bytes >= 10 * 2**20 else ("KiB", 2.0**10)
+
+
+def time_unit(max_seconds: float) -> tuple[str, float]:
+    """µs for a model that runs in under a millisecond everywhere, else ms."""
+    return ("µs", 1e6) if max_seconds < 1e-3 else ("ms", 1e3)
+
+
+def runs_table(runs: list[Run]) -> Table:
+    rows = [
+        [r.label, r.path.name, r.datetime[:19].replace("T", " "), str(len(r.cases)),
+         r.versions.get("ai-edge-litert", "-"), r.versions.get("python", "-"),
+         "yes" if any(c.samples for c in r.cases.values()) else "no"]
+        for r in runs
+    ]
+    headers = ["Machine", "File", "Date (UTC)", "Cases", "ai-edge-litert", "Python", "Raw samples"]
+    return Table("Runs", headers, rows)
+
+
+def model_table(model: str, runs: list[Run]) -> Table:
+    """Machine x device x mode rows of one model; speedup is against float32 on the same device and machine."""
+    cases = [(run, c) for run in runs for c in sorted(run.cases.values(), key=lambda c: case_sort_key(c.key))
+             if c.model == model]
+    metrics = [m for m in QUALITY_HEADERS if any(m in c.quality for _, c in cases)]
+    unit, scale = size_unit(max(c.model_bytes for _, c in cases))
+    t_unit, t_scale = time_unit(max(c.latency_median_s for _, c in cases))
+    headers = ["Machine", "Device", "Mode", f"Size ({unit})", "Size vs float32", *(QUALITY_HEADERS[m] for m in metrics),
+               f"Median ({t_unit})", f"p90 ({t_unit})", "FPS", "Speedup vs float32"]
+    rows = []
+    for run, c in cases:
+        quality = [f"{100 * c.quality[m]:.2f}" if m in c.quality else "-" for m in metrics]
+        ratio = run.latency_ratio(c.key)
+        rows.append([
+            run.label, c.device, c.mode, num(c.model_bytes / scale, 4), _size_ratio(run, c), *quality,
+            num(t_scale * c.latency_median_s), num(None if c.latency_p90_s is None else t_scale * c.latency_p90_s),
+            num(c.fps), f"x{1 / ratio:.2f}" if ratio else "-",
+        ])
+    task = cases[0][1].task
+    note = "Latency is per invoke() call. Speedup = float32 median / mode median on the same device and machine."
+    return Table(f"{model} ({task})", headers, rows, note)
+
+
+def _size_ratio(run: Run, case: Case) -> str:
+    ref = run.cases.get((case.model, BASELINE_MODE, case.device))
+    ratio = case.model_bytes / ref.model_bytes if ref else case.size_ratio
+    return "-" if ratio is None else f"{ratio:.2f}"
