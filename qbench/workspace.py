@@ -21,17 +21,57 @@ from qbench.models.registry import EvalSet, ModelSpec
 from qbench.versions import build_versions, emulated, run_versions
 
 
-class Workspace:
-    def __init__(self, cache: Cache, mnist_source: Path | str | None = None, options: dict[str, Any] | None = None):
+class RunStage:
+    """The run stage over an artifact source: subclasses serve ``model``, ``eval_set`` and ``tflite`` (the
+    cache, building on a miss; or a bundle); ``runner``, ``evaluate`` and ``result_info`` are shared."""
+
+    def __init__(self, cache):
         self.cache = cache
-        self.mnist_source = mnist_source
-        self.options = options or {}
         self._memo: dict[tuple, Any] = {}
 
     def _once(self, key: tuple, make):
         if key not in self._memo:
             self._memo[key] = make()
         return self._memo[key]
+
+    # run stage
+    def runner(self, model_id: str, mode_id: str, device_id: str) -> runtime.Runner:
+        return runtime.Runner(self.tflite(model_id, mode_id).path, runtime.get(device_id))
+
+    def evaluate(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
+        """Quality of one model x mode x device on the full eval set (memoized for the session)."""
+        spec = self.model(model_id)
+
+        def run() -> dict[str, Any]:
+            runner = self.runner(model_id, mode_id, device_id)
+            return evaluate(runner, self.eval_set(model_id), spec.task, spec.eval_batch)
+
+        return self._once(("evaluate", model_id, mode_id, device_id), run)
+
+    def result_info(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
+        """What every benchmark result carries in ``extra_info`` (the report and gate read these keys)."""
+        artifact, baseline = self.tflite(model_id, mode_id), self.tflite(model_id, "float32")
+        return {
+            "qbench_schema": 1,
+            "model": model_id,
+            "task": self.model(model_id).task,
+            "mode": mode_id,
+            "device": device_id,
+            "model_bytes": artifact.bytes,
+            "size_ratio": artifact.bytes / baseline.bytes,
+            "model_sha256": artifact.sha256,
+            **self.evaluate(model_id, mode_id, device_id),
+            "versions": {**run_versions(), "build": artifact.manifest.get("build_versions", {})},
+            "arch": platform.machine(),
+            "emulated": emulated(),
+        }
+
+
+class Workspace(RunStage):
+    def __init__(self, cache: Cache, mnist_source: Path | str | None = None, options: dict[str, Any] | None = None):
+        super().__init__(cache)
+        self.mnist_source = mnist_source
+        self.options = options or {}
 
     # data
     def mnist(self) -> mnist_data.Mnist:
@@ -88,35 +128,3 @@ class Workspace:
                 label=f"{model_id} {mode_id}.tflite",
             ),
         )
-
-    # run stage
-    def runner(self, model_id: str, mode_id: str, device_id: str) -> runtime.Runner:
-        return runtime.Runner(self.tflite(model_id, mode_id).path, runtime.get(device_id))
-
-    def evaluate(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
-        """Quality of one model x mode x device on the full eval set (memoized for the session)."""
-        spec = self.model(model_id)
-
-        def run() -> dict[str, Any]:
-            runner = self.runner(model_id, mode_id, device_id)
-            return evaluate(runner, self.eval_set(model_id), spec.task, spec.eval_batch)
-
-        return self._once(("evaluate", model_id, mode_id, device_id), run)
-
-    def result_info(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
-        """What every benchmark result carries in ``extra_info`` (the report and gate read these keys)."""
-        artifact, baseline = self.tflite(model_id, mode_id), self.tflite(model_id, "float32")
-        return {
-            "qbench_schema": 1,
-            "model": model_id,
-            "task": self.model(model_id).task,
-            "mode": mode_id,
-            "device": device_id,
-            "model_bytes": artifact.bytes,
-            "size_ratio": artifact.bytes / baseline.bytes,
-            "model_sha256": artifact.sha256,
-            **self.evaluate(model_id, mode_id, device_id),
-            "versions": {**run_versions(), "build": artifact.manifest.get("build_versions", {})},
-            "arch": platform.machine(),
-            "emulated": emulated(),
-        }

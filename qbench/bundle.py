@@ -1,0 +1,262 @@
+"""A portable bundle of the run stage: converted models, their evaluation data, and the facts to trust them.
+
+A Raspberry Pi (or the run-stage Docker image) has no TensorFlow and must never train. It gets a folder
+written by ``qbench build --out DIR`` on the build machine instead: one ``.tflite`` per model x mode (always
+with float32, the size and quality reference), each model's EvalSet as ``.npz``, and ``manifest.json``,
+which pins every file by sha256 and size and carries what results need from the build (each file's cache
+manifest, the model specs' run-stage facts, tool versions, the pinned run-stage requirements).
+
+``BundleWorkspace`` stands in for ``Workspace`` on the run stage, so the benchmarks cannot tell the two
+apart; a partial or damaged copy is refused with the fix instead of being measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+import qbench
+from qbench import selection
+from qbench.cache import Artifact, sha256_file
+from qbench.errors import QbenchError
+from qbench.models.registry import EvalSet
+from qbench.versions import build_versions, run_versions
+from qbench.workspace import RunStage, Workspace
+
+SCHEMA = 1
+MANIFEST = "manifest.json"
+REFERENCE_MODE = "float32"  # result_info's size_ratio and test_quality's reference need it on the device
+RUN_REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements" / "run.txt"
+REBUILD = "rebuild the bundle with `qbench build --out DIR` on the build machine and copy the whole folder again"
+
+
+def write_bundle(ws: Workspace, model_ids: Iterable[str], mode_ids: Iterable[str], out: Path | str) -> Path:
+    """Write the run stage of ``model_ids`` x ``mode_ids`` (plus float32) to ``out`` and return its path.
+
+    Built in a temp dir next to ``out`` and renamed into place: ``out`` is always either the old complete
+    bundle or the new complete one, never a mix, and a failed write leaves the old one untouched.
+    """
+    out = Path(out).expanduser().absolute()
+    _check_replaceable(out)
+    mode_ids = list(dict.fromkeys([REFERENCE_MODE, *mode_ids]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would lock out a container running as another user
+        manifest = _fill(ws, list(model_ids), mode_ids, tmp)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))  # keeps the modes in order
+        _swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _is_bundle(path: Path) -> bool:
+    try:
+        return "qbench_bundle" in json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _check_replaceable(out: Path) -> None:
+    """Only an old bundle or an empty folder may be replaced: never delete someone's other files."""
+    if out.exists() and not (out.is_dir() and (_is_bundle(out) or not any(out.iterdir()))):
+        raise QbenchError(
+            f"{out} exists and is not a qbench bundle; refusing to replace it",
+            "choose another --out path, or remove it yourself",
+        )
+
+
+def _facts(path: Path) -> dict[str, Any]:
+    return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def _run_requirements() -> str:
+    if not RUN_REQUIREMENTS.is_file():
+        raise QbenchError(
+            f"{RUN_REQUIREMENTS} not found: a bundle records the run stage's pinned requirements",
+            "write bundles from a source checkout of qbench (pip install -e .)",
+        )
+    return RUN_REQUIREMENTS.read_text()
+
+
+def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path) -> dict[str, Any]:
+    files: dict[str, dict[str, Any]] = {}
+    models: dict[str, dict[str, Any]] = {}
+    for model_id in model_ids:
+        spec, data = ws.model(model_id), ws.eval_set(model_id)
+        eval_name = f"{model_id}-eval.npz"
+        np.savez_compressed(
+            folder / eval_name, x=data.x, y=data.y, num_classes=data.num_classes,
+            class_names=np.array(data.class_names, dtype=str),
+        )
+        files[eval_name] = _facts(folder / eval_name)
+        tflite = {}
+        for mode_id in mode_ids:
+            artifact, name = ws.tflite(model_id, mode_id), f"{model_id}-{mode_id}.tflite"
+            shutil.copyfile(artifact.path, folder / name)
+            files[name] = _facts(folder / name)
+            if files[name]["sha256"] != artifact.sha256:
+                raise QbenchError(f"{artifact.path} changed while being copied to the bundle", "write the bundle again")
+            tflite[mode_id] = {**artifact.manifest, "file": name}
+        models[model_id] = {
+            "task": spec.task,
+            "floors": dict(spec.floors),
+            "eval_batch": spec.eval_batch,
+            "description": spec.description,
+            "source_format": spec.source_format,
+            "eval_set": eval_name,
+            "tflite": tflite,
+        }
+    return {
+        "qbench_bundle": SCHEMA,
+        "qbench_version": qbench.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tool_versions": {"build": build_versions(), "run": run_versions()},
+        "run_requirements": _run_requirements(),
+        "models": models,
+        "files": files,
+    }
+
+
+def _swap_in(new: Path, out: Path) -> None:
+    """Rename ``new`` to ``out``; an old ``out`` is moved aside first, and deleted only once ``new`` is in place."""
+    if not out.exists():
+        os.rename(new, out)
+        return
+    aside = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    os.rename(out, aside / out.name)
+    try:
+        os.rename(new, out)
+    except BaseException:
+        os.rename(aside / out.name, out)
+        raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A model's run-stage facts as the bundle records them: what the benchmarks read of a ModelSpec."""
+
+    id: str
+    task: str
+    floors: dict[str, float]
+    eval_batch: int
+    description: str
+    source_format: str
+
+
+@dataclass(frozen=True)
+class BundleStore:
+    """Stands where a Workspace keeps its Cache: the plugin reports ``root`` and counts ``built`` (always none)."""
+
+    root: Path
+    built: tuple[str, ...] = ()
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        problem = f"{path} is not a readable qbench bundle ({MANIFEST}: {exc.__class__.__name__})"
+        raise QbenchError(problem, REBUILD) from None
+    if not isinstance(manifest, dict) or manifest.get("qbench_bundle") != SCHEMA:
+        raise QbenchError(f"{path / MANIFEST} is not a qbench bundle manifest of schema {SCHEMA}", REBUILD)
+    return manifest
+
+
+def _size_problem(path: Path, facts: dict[str, Any]) -> str | None:
+    if not path.is_file():
+        return f"{path.name} is missing"
+    if (size := path.stat().st_size) != facts["bytes"]:
+        return f"{path.name} has {size} bytes, the manifest says {facts['bytes']}"
+    return None
+
+
+class BundleWorkspace(RunStage):
+    """The run stage served from a bundle: no TensorFlow, no training, no writes.
+
+    Opening checks that every file is present with its manifest size; each file's sha256 is checked the
+    first time it is used, so a session reads only what it measures and never measures a damaged file.
+    It inherits runner/evaluate/result_info from Workspace; the build-stage methods (mnist, source) do not apply.
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path).expanduser()
+        self.manifest = _read_manifest(self.path)
+        super().__init__(BundleStore(self.path))
+        self._verified: set[str] = set()
+        damaged = [p for name, facts in self.manifest["files"].items() if (p := _size_problem(self.path / name, facts))]
+        if damaged:
+            raise QbenchError(f"bundle {self.path} is incomplete: {'; '.join(damaged)}", REBUILD)
+
+    @property
+    def contents(self) -> dict[str, list[str]]:
+        """Each model the bundle holds, with its modes."""
+        return {model_id: list(entry["tflite"]) for model_id, entry in self.manifest["models"].items()}
+
+    def select(self, axis: str, raw: str | None) -> list[str]:
+        """``selection.parse`` for a bundle: models and modes default to, and must be among, what it holds."""
+        ids = selection.parse(axis, raw)
+        modes = list(dict.fromkeys(m for held_modes in self.contents.values() for m in held_modes))
+        held = {"models": list(self.contents), "modes": modes}
+        if axis not in held:
+            return ids
+        if not raw:
+            return held[axis]
+        if missing := [i for i in ids if i not in held[axis]]:
+            raise QbenchError(
+                f"bundle {self.path} has no {axis} {', '.join(missing)}; it has {', '.join(held[axis])}",
+                f"select among those, or write a bundle with them: `qbench build --{axis} {','.join(ids)} --out DIR`",
+            )
+        return ids
+
+    def _file(self, name: str) -> Path:
+        """The bundle file ``name``, its sha256 checked against the manifest on first use."""
+        path = self.path / name
+        if name not in self._verified:
+            if sha256_file(path) != self.manifest["files"][name]["sha256"]:
+                raise QbenchError(f"bundle file {path} does not match the sha256 in {MANIFEST}", REBUILD)
+            self._verified.add(name)
+        return path
+
+    def _entry(self, model_id: str) -> dict[str, Any]:
+        try:
+            return self.manifest["models"][model_id]
+        except KeyError:
+            raise QbenchError(
+                f"bundle {self.path} has no model {model_id!r}; it has {', '.join(self.contents)}",
+                f"write a bundle with it: `qbench build --models {model_id} --out DIR`",
+            ) from None
+
+    def model(self, model_id: str) -> RunSpec:
+        entry = self._entry(model_id)
+        return RunSpec(model_id, entry["task"], entry["floors"], entry["eval_batch"], entry["description"],
+                       entry["source_format"])
+
+    def eval_set(self, model_id: str) -> EvalSet:
+        def load() -> EvalSet:
+            with np.load(self._file(self._entry(model_id)["eval_set"]), allow_pickle=False) as npz:
+                names = tuple(str(n) for n in npz["class_names"])
+                return EvalSet(npz["x"], npz["y"], int(npz["num_classes"]), names)
+
+        return self._once(("eval", model_id), load)
+
+    def tflite(self, model_id: str, mode_id: str) -> Artifact:
+        held = self._entry(model_id)["tflite"]
+        if mode_id not in held:
+            raise QbenchError(
+                f"bundle {self.path} has no {mode_id!r} model of {model_id}; it has modes {', '.join(held)}",
+                f"write a bundle with it: `qbench build --models {model_id} --modes {mode_id} --out DIR`",
+            )
+        return Artifact(self._file(held[mode_id]["file"]), held[mode_id])
