@@ -101,7 +101,7 @@ def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path
         )
         files[eval_name] = _facts(folder / eval_name)
         tflite = {}
-        for mode_id in mode_ids:
+        for mode_id in filter(lambda m: selection.allowed(model_id, m), mode_ids):
             artifact, name = ws.tflite(model_id, mode_id), f"{model_id}-{mode_id}.tflite"
             shutil.copyfile(artifact.path, folder / name)
             files[name] = _facts(folder / name)

@@ -28,10 +28,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    ws = Workspace(Cache(args.cache), mnist_source=args.mnist)
+    selection.add_user_models(args.model)
+    ws = Workspace(Cache(args.cache), mnist_source=args.mnist,
+                   options={"cityscapes": args.cityscapes, "cityscapes_frames": args.cityscapes_frames})
     model_ids, mode_ids = selection.parse("models", args.models), selection.parse("modes", args.modes)
     for model_id in model_ids:
         for mode_id in mode_ids:
+            if not selection.allowed(model_id, mode_id):
+                continue
             artifact = ws.tflite(model_id, mode_id)
             print(f"{model_id:<16} {mode_id:<14} {artifact.bytes:>10} bytes  {artifact.path}")
     if args.out:
@@ -75,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--modes", help="comma-separated mode ids (default: all)")
     build.add_argument("--cache", help="cache directory (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
     build.add_argument("--mnist", help="your own MNIST (IDX folder, .npz or wheel)")
+    build.add_argument("--model", action="append", default=[], metavar="ID=PATH[,key=value...]",
+                       help="add your own model (see README: Bring your own model); repeatable")
+    build.add_argument("--cityscapes", help="real Cityscapes root (default: $CITYSCAPES_DATASET)")
+    build.add_argument("--cityscapes-frames", type=int, default=60, help="val frames to evaluate (thesis: 60)")
     build.add_argument("--out", metavar="DIR", help="also write a portable run-stage bundle there (Pi, run image)")
     build.set_defaults(func=cmd_build)
 

@@ -16,11 +16,11 @@ from qbench.runtime import Runner
 OUTPUT_SAMPLE_VALUES = 64  # raw output values kept per result for cross-machine comparison
 
 
-def evaluate(runner: Runner, data: EvalSet, task: str, batch_size: int) -> dict[str, Any]:
-    """Predict the whole set in batches and score it.
+def predict(runner: Runner, data: EvalSet, batch_size: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Argmax predictions for the whole set, in batches, plus facts about the run.
 
-    Also records digests of the raw outputs and of the predictions plus a small fixed sample of raw output
-    values, so that two machines or devices can be compared bit for bit without shipping the outputs.
+    The facts include digests of the raw outputs and of the predictions and a small fixed sample of raw
+    output values, so that two machines or devices can be compared bit for bit without shipping outputs.
     """
     outputs = hashlib.sha256()
     sample: list[np.ndarray] = []
@@ -35,7 +35,7 @@ def evaluate(runner: Runner, data: EvalSet, task: str, batch_size: int) -> dict[
     start = time.perf_counter()
     predicted = runner.map_batches(data.x, reduce, batch_size)
     elapsed = time.perf_counter() - start
-    result: dict[str, Any] = {
+    return predicted, {
         "eval_samples": len(data.x),
         "eval_seconds": elapsed,
         "eval_fps": len(data.x) / elapsed if elapsed > 0 else float("inf"),
@@ -44,18 +44,27 @@ def evaluate(runner: Runner, data: EvalSet, task: str, batch_size: int) -> dict[
         "output_dtype": np.dtype(runner.output_detail["dtype"]).name,
         "output_sample": sample[0].tolist(),
     }
+
+
+def score(predicted: np.ndarray, data: EvalSet, task: str) -> dict[str, Any]:
     if task == "classification":
-        result["accuracy"] = metrics.accuracy(predicted, data.y)
-    elif task == "segmentation":
+        return {"accuracy": metrics.accuracy(predicted, data.y)}
+    if task == "segmentation":
         cm = metrics.confusion_matrix(predicted, data.y, data.num_classes)
         iou = metrics.iou_per_class(cm)
         names = data.class_names or tuple(str(i) for i in range(data.num_classes))
-        result["pixel_accuracy"] = metrics.pixel_accuracy(cm)
-        result["miou"] = metrics.mean_iou(cm)
-        result["per_class_iou"] = {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, iou)}
-    else:
-        raise ValueError(f"unknown task {task!r}")
-    return result
+        return {
+            "pixel_accuracy": metrics.pixel_accuracy(cm),
+            "miou": metrics.mean_iou(cm),
+            "per_class_iou": {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, iou)},
+        }
+    raise ValueError(f"unknown task {task!r}")
+
+
+def evaluate(runner: Runner, data: EvalSet, task: str, batch_size: int) -> dict[str, Any]:
+    """Predict the whole set and score it: the quality numbers every benchmark result carries."""
+    predicted, facts = predict(runner, data, batch_size)
+    return {**facts, **score(predicted, data, task)}
 
 
 def latency_percentiles(per_invoke_seconds: list[float]) -> dict[str, float]:

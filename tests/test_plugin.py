@@ -79,3 +79,24 @@ def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, 
             assert key in info, key
         assert info["accuracy"] >= 0.975
         assert (info["backend"]["delegate_partitions"] > 0) == (info["device"] == "xnnpack")
+
+
+def test_a_ready_tflite_joins_the_matrix_in_its_own_mode_only(pytester, suite, qbench):
+    path = qbench.tflite("mnist_cnn", "float32").path
+    pytester.makepyfile(
+        test_mine="""
+        def test_quality(qbench, qbench_model, qbench_mode, qbench_device):
+            assert qbench.evaluate(qbench_model, qbench_mode, qbench_device)["accuracy"] > 0.97
+        """
+    )
+    result = pytester.runpytest(*suite, f"--qbench-model=mine={path},dataset=mnist", "--qbench-models=mine",
+                                "--qbench-modes=float32,int8", "--qbench-devices=builtin", "-v")
+    result.assert_outcomes(passed=1, deselected=1)
+    out = result.stdout.str()  # (on a cold cache, build progress lines interleave with -v output)
+    assert "test_quality[mine-float32-builtin]" in out and "mine-int8" not in out
+
+
+def test_bad_model_option_is_a_usage_error(pytester, suite, tmp_path):
+    result = pytester.runpytest(*suite, f"--qbench-model=mine={tmp_path / 'missing.pb'},dataset=mnist")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "missing.pb" in result.stderr.str()

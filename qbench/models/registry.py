@@ -36,6 +36,8 @@ class ModelSpec(ABC):
     source_format: str = "keras"  # what build_source writes: keras | saved_model | frozen_graph
     source_filename: str = "model.keras"
     eval_batch: int = 250
+    #: Modes this model can be built in (None: all); a ready .tflite runs only as it is.
+    only_modes: tuple[str, ...] | None = None
     #: Absolute floors for the float32 model's quality, where the dataset makes them meaningful.
     floors: dict[str, float] = {}
 

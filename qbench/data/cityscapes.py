@@ -1,0 +1,203 @@
+"""Real Cityscapes (thesis §3.2), read from the user's own copy: its license forbids redistribution.
+
+The root is the folder that holds ``leftImg8bit/`` and ``gtFine/`` (from leftImg8bit_trainvaltest.zip and
+gtFine_trainvaltest.zip), given as an argument or as $CITYSCAPES_DATASET, the variable cityscapesscripts
+itself reads. A frame is ``leftImg8bit/{split}/{city}/{city}_{seq}_{frame}_leftImg8bit.png`` with its label
+``gtFine/{split}/{city}/{city}_{seq}_{frame}_gtFine_labelIds.png``. Label ids become the 19 trainIds through
+cityscapesscripts' own table (ignored classes -> 255); images are resized bilinearly, labels by nearest
+neighbour, to the model's input size. Frames are taken in sorted name order, so "the first 60 frames of
+val" (the thesis evaluated 60) is the same set on every machine.
+
+The digest hashes the selected files' bytes (plus the output size), not the decoded arrays: it is cheap
+enough to be part of a cache key computed on every run, and the same for every copy of the dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from qbench.cache import sha256_file
+from qbench.errors import QbenchError
+
+ENV_VAR = "CITYSCAPES_DATASET"
+IGNORE = 255
+THESIS_FRAMES = 60
+IMAGE_SUFFIX = "_leftImg8bit.png"
+LABEL_SUFFIX = "_gtFine_labelIds.png"
+HOW_TO_SUPPLY = (
+    f"download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from https://www.cityscapes-dataset.com "
+    f"(free registration), unzip both into one folder and pass it with --qbench-cityscapes or ${ENV_VAR}"
+)
+
+
+@dataclass(frozen=True)
+class Frame:
+    name: str  # {city}_{seq}_{frame}
+    image: Path
+    label: Path
+
+
+@dataclass(frozen=True)
+class Cityscapes:
+    images: np.ndarray  # uint8 N x H x W x 3 (RGB)
+    labels: np.ndarray  # uint8 N x H x W, trainIds 0..18 and 255 (ignore)
+    class_names: tuple[str, ...]  # the 19 train classes in trainId order
+    names: tuple[str, ...]  # frame names, same order as images
+    digest: str
+
+
+def _labels_table():
+    """cityscapesscripts' label list: the one authoritative id -> trainId table."""
+    try:
+        from cityscapesscripts.helpers.labels import labels
+    except ImportError:
+        raise QbenchError(
+            "reading Cityscapes needs the cityscapesscripts package (its label table)",
+            "pip install cityscapesscripts==2.3.0",
+        ) from None
+    return labels
+
+
+def _train_labels() -> list:
+    return sorted((lb for lb in _labels_table() if 0 <= lb.trainId < IGNORE), key=lambda lb: lb.trainId)
+
+
+def class_names() -> tuple[str, ...]:
+    """The 19 train classes, indexed by trainId."""
+    return tuple(lb.name for lb in _train_labels())
+
+
+def palette() -> np.ndarray:
+    """The Cityscapes colours of the 19 train classes, (19, 3) uint8 indexed by trainId."""
+    return np.array([lb.color for lb in _train_labels()], np.uint8)
+
+
+def train_id_lut() -> tuple[np.ndarray, np.ndarray]:
+    """``(lut, known)``: labelId -> trainId (255 for ignored classes) and which of 0..255 are label ids."""
+    lut, known = np.full(256, IGNORE, np.uint8), np.zeros(256, bool)
+    for lb in _labels_table():
+        if 0 <= lb.id < 256:  # "license plate" has id -1 and never occurs in a labelIds PNG
+            lut[lb.id] = lb.trainId if 0 <= lb.trainId < IGNORE else IGNORE
+            known[lb.id] = True
+    return lut, known
+
+
+def resolve_root(root: Path | str | None) -> Path:
+    raw = root or os.environ.get(ENV_VAR)
+    if not raw:
+        raise QbenchError(f"no Cityscapes folder given (neither --qbench-cityscapes nor ${ENV_VAR})", HOW_TO_SUPPLY)
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise QbenchError(f"Cityscapes folder {path} does not exist", HOW_TO_SUPPLY)
+    for sub in ("leftImg8bit", "gtFine"):
+        if not (path / sub).is_dir():
+            raise QbenchError(f"Cityscapes folder {path} has no {sub}/ folder", HOW_TO_SUPPLY)
+    return path
+
+
+def _by_name(folder: Path, suffix: str) -> dict[str, Path]:
+    return {p.name[: -len(suffix)]: p for p in folder.glob(f"*/*{suffix}")} if folder.is_dir() else {}
+
+
+def _few(names) -> str:
+    names = sorted(names)
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def list_frames(root: Path | str | None, split: str = "val", frames: int | None = THESIS_FRAMES) -> list[Frame]:
+    """The first ``frames`` (None: all) image/label pairs of ``split``, sorted by name; pairing is checked
+    over the whole split so that a half-copied download is noticed, not silently skipped."""
+    if frames is not None and frames < 1:
+        raise QbenchError(f"Cityscapes frame count must be at least 1, got {frames}", "ask for 1 or more frames")
+    root = resolve_root(root)
+    images = _by_name(root / "leftImg8bit" / split, IMAGE_SUFFIX)
+    labels = _by_name(root / "gtFine" / split, LABEL_SUFFIX)
+    if not images and not labels:
+        present = sorted(p.name for p in (root / "leftImg8bit").iterdir() if p.is_dir())
+        raise QbenchError(
+            f"Cityscapes split {split!r} in {root} has no frames (splits found: {', '.join(present) or 'none'})",
+            HOW_TO_SUPPLY,
+        )
+    if unlabeled := images.keys() - labels.keys():
+        raise QbenchError(
+            f"{len(unlabeled)} Cityscapes {split} image(s) have no *{LABEL_SUFFIX} in gtFine/{split}: "
+            f"{_few(unlabeled)}",
+            "unzip gtFine_trainvaltest.zip completely into the same folder as leftImg8bit",
+        )
+    if orphans := labels.keys() - images.keys():
+        raise QbenchError(
+            f"{len(orphans)} Cityscapes {split} label(s) have no *{IMAGE_SUFFIX} in leftImg8bit/{split}: "
+            f"{_few(orphans)}",
+            "unzip leftImg8bit_trainvaltest.zip completely into the same folder as gtFine",
+        )
+    if frames is not None and frames > len(images):
+        raise QbenchError(
+            f"{frames} Cityscapes {split} frames requested but {root} has {len(images)}",
+            f"ask for at most {len(images)} frames",
+        )
+    names = sorted(images)[:frames]
+    return [Frame(n, images[n], labels[n]) for n in names]
+
+
+@lru_cache(maxsize=4096)
+def _file_sha256(path: Path, size: int, mtime_ns: int) -> str:
+    """Memoized on the file's stat signature: a session computes keys many times, the bytes once."""
+    return sha256_file(path)
+
+
+def digest(frames: list[Frame], height: int, width: int) -> str:
+    h = hashlib.sha256(f"cityscapes {height}x{width}\n".encode())
+    for f in frames:
+        for path in (f.image, f.label):
+            st = path.stat()
+            h.update(f"{f.name} {path.name} {_file_sha256(path, st.st_size, st.st_mtime_ns)}\n".encode())
+    return h.hexdigest()
+
+
+def _read_frame(frame: Frame, height: int, width: int, lut: np.ndarray, known: np.ndarray):
+    with Image.open(frame.image) as img, Image.open(frame.label) as lab:
+        if lab.size != img.size:
+            raise QbenchError(
+                f"label {frame.label} is {lab.size[0]}x{lab.size[1]} but its image {frame.image.name} is "
+                f"{img.size[0]}x{img.size[1]}",
+                "use the gtFine labels that belong to these leftImg8bit images",
+            )
+        if lab.mode not in ("L", "P"):
+            raise QbenchError(
+                f"label {frame.label} is a {lab.mode} PNG, not an 8-bit labelIds map",
+                f"use the *{LABEL_SUFFIX} files (not *_color.png or *_instanceIds.png)",
+            )
+        ids = np.asarray(lab)
+        if not known[ids].all():
+            bad = [int(v) for v in np.unique(ids[~known[ids]])]
+            raise QbenchError(
+                f"label {frame.label} has values {bad} that are not Cityscapes label ids",
+                f"use the original *{LABEL_SUFFIX} files (ids 0..33)",
+            )
+        image = img.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+        label = lab.resize((width, height), Image.Resampling.NEAREST)
+    return np.asarray(image, np.uint8), lut[np.asarray(label)]
+
+
+def load(
+    root: Path | str | None = None,
+    split: str = "val",
+    frames: int | None = THESIS_FRAMES,
+    height: int = 256,
+    width: int = 512,
+) -> Cityscapes:
+    """The first ``frames`` frames of ``split`` at ``height`` x ``width``, labels as trainIds."""
+    chosen = list_frames(root, split, frames)
+    lut, known = train_id_lut()
+    images = np.empty((len(chosen), height, width, 3), np.uint8)
+    labels = np.empty((len(chosen), height, width), np.uint8)
+    for i, frame in enumerate(chosen):
+        images[i], labels[i] = _read_frame(frame, height, width, lut, known)
+    return Cityscapes(images, labels, class_names(), tuple(f.name for f in chosen), digest(chosen, height, width))
