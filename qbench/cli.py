@@ -65,6 +65,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def cmd_consistency(args: argparse.Namespace) -> int:
+    from qbench.consistency import compare
+
+    result = compare(args.run_a, args.run_b)
+    print(result.table)
+    return 0 if result.passed else 1
+
+
 GATE_OVERRIDES = ("accuracy_tol", "pixel_accuracy_tol", "miou_tol", "size_tol", "latency_ratio_tol",
                   "raw", "raw_alpha", "raw_min_shift", "fail_on_missing")
 
@@ -106,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             gate.add_argument(flag, type=float, default=None)
     gate.set_defaults(func=cmd_gate)
+
+    consistency = sub.add_parser("consistency", help="exit 1 if two runs' models compute different things "
+                                 "beyond what their kernels allow (e.g. x86_64 vs emulated arm64)")
+    consistency.add_argument("run_a", type=Path)
+    consistency.add_argument("run_b", type=Path)
+    consistency.set_defaults(func=cmd_consistency)
 
     args = parser.parse_args(argv)
     try:

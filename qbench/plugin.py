@@ -39,6 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="real Cityscapes root (leftImg8bit/, gtFine/); default: $CITYSCAPES_DATASET")
     group.addoption("--qbench-cityscapes-frames", type=int, default=60, metavar="N",
                     help="Cityscapes val frames to evaluate (the thesis used 60)")
+    group.addoption("--qbench-eval-limit", type=int, default=None, metavar="N",
+                    help="evaluate quality on the first N samples only (for emulated targets; default: all)")
     group.addoption("--qbench-samples", default=None, metavar="DIR",
                     help="after the run, write sample predictions per model and mode (thesis figures 5.7, "
                          "5.13-5.16) as PNGs into DIR, using the first selected device")
@@ -78,6 +80,9 @@ def pytest_configure(config: pytest.Config) -> None:
                            options=options)
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
+    ws.eval_limit = config.getoption("--qbench-eval-limit")
+    if ws.eval_limit is not None and ws.eval_limit < 1:
+        raise pytest.UsageError("--qbench-eval-limit must be at least 1 (omit it to evaluate everything)")
     config.stash[WORKSPACE] = ws
     config.stash[SELECTION] = _selection(config, ws)
     if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("capturemanager"):

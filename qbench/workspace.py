@@ -25,9 +25,19 @@ class RunStage:
     """The run stage over an artifact source: subclasses serve ``model``, ``eval_set`` and ``tflite`` (the
     cache, building on a miss; or a bundle); ``runner``, ``evaluate`` and ``result_info`` are shared."""
 
+    #: Evaluate only the first N samples (None: all). For slow targets such as an emulated CPU; results
+    #: record ``eval_samples``, and only runs with the same N are comparable.
+    eval_limit: int | None = None
+
     def __init__(self, cache):
         self.cache = cache
         self._memo: dict[tuple, Any] = {}
+
+    def evaluation_set(self, model_id: str) -> EvalSet:
+        data = self.eval_set(model_id)
+        if self.eval_limit is None or self.eval_limit >= len(data.x):
+            return data
+        return EvalSet(data.x[: self.eval_limit], data.y[: self.eval_limit], data.num_classes, data.class_names)
 
     def _once(self, key: tuple, make):
         if key not in self._memo:
@@ -44,7 +54,7 @@ class RunStage:
 
         def run() -> dict[str, Any]:
             runner = self.runner(model_id, mode_id, device_id)
-            return evaluate(runner, self.eval_set(model_id), spec.task, spec.eval_batch)
+            return evaluate(runner, self.evaluation_set(model_id), spec.task, spec.eval_batch)
 
         return self._once(("evaluate", model_id, mode_id, device_id), run)
 

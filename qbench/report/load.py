@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ class Case:
     init_s: float | None
     first_invoke_s: float | None
     samples: tuple[float, ...]  # raw per-invoke seconds of each round; empty unless saved
+    info: dict = field(default_factory=dict, repr=False, compare=False)  # the whole extra_info
 
     @property
     def key(self) -> CaseKey:
@@ -272,6 +273,7 @@ def _case(path: Path, bench: dict) -> Case:
         init_s=number(extra, "init_s"),
         first_invoke_s=number(extra, "first_invoke_s"),
         samples=tuple(float(s) for s in samples),
+        info=extra,
     )
 
 

@@ -1,0 +1,99 @@
+"""Do two machines compute the same thing? (the thesis's open puzzle, §5.2.4-5.2.5)
+
+The thesis saw pixel accuracy and mIoU differ between its laptop and its Raspberry Pi and could not say
+why. Every qbench result carries a digest of the raw outputs over the whole evaluation set, a digest of
+the predictions and a fixed sample of raw output values, so two runs (e.g. x86_64 and an emulated
+Cortex-A72) can be compared case by case and each difference attributed to the backend that ran:
+
+- integer modes on XNNPACK must be **bit-identical** across architectures: XNNPACK's quantized kernels
+  are specified to the bit (fixed-point requantization), so any difference is a bug or a broken emulator;
+- integer modes on the built-in kernels may differ by **1 LSB**: their x86 and NEON paths round
+  requantization differently (observed: a few outputs per thousand);
+- float modes (float32, float16, dynamic range) may differ by summation order: raw outputs within a
+  relative tolerance and quality within a small absolute tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qbench import modes
+from qbench.errors import QbenchError
+from qbench.report.load import QUALITY_METRICS, Case, Run, case_sort_key, load_run
+from qbench.report.tables import markdown_table
+
+FLOAT_OUTPUT_RTOL = 1e-3  # of the sample's largest magnitude
+QUALITY_TOL = 0.002  # accuracy / pixel accuracy / mIoU, absolute
+INTEGER_LSB_TOL = 1
+
+
+@dataclass
+class ConsistencyResult:
+    passed: bool
+    table: str
+    failures: list[str] = field(default_factory=list)
+
+
+def _sample_diff(a: Case, b: Case) -> float | None:
+    sa, sb = a.info.get("output_sample"), b.info.get("output_sample")
+    if not sa or not sb or len(sa) != len(sb):
+        return None
+    return float(np.max(np.abs(np.asarray(sa, np.float64) - np.asarray(sb, np.float64))))
+
+
+def _judge(a: Case, b: Case) -> tuple[str, str | None]:
+    """(what was seen, the rule broken or None)."""
+    if not a.info.get("outputs_sha256") or not b.info.get("outputs_sha256"):
+        return "no output digests", "re-run both with this qbench: results lack outputs_sha256"
+    if a.info["outputs_sha256"] == b.info["outputs_sha256"]:
+        return "bit-identical", None
+    diff = _sample_diff(a, b)
+    kernels = {a.info.get("backend", {}).get("kernels"), b.info.get("backend", {}).get("kernels")}
+    integer = modes.MODES[a.mode].calibrated if a.mode in modes.MODES else False
+    quality = max((abs(a.quality[m] - b.quality[m]) for m in QUALITY_METRICS if m in a.quality and m in b.quality),
+                  default=0.0)
+    seen = f"outputs differ (sample max |diff| {diff if diff is not None else '?'})"
+    if integer and kernels == {"xnnpack"}:
+        return seen, "integer XNNPACK outputs must be bit-identical across machines"
+    integer_output = a.info.get("output_dtype", "float32") != "float32"
+    if integer and integer_output and diff is not None and diff > INTEGER_LSB_TOL:
+        return seen, f"integer outputs may differ by at most {INTEGER_LSB_TOL} LSB on {'/'.join(sorted(kernels))}"
+    if not integer_output and diff is not None:
+        scale = max(np.max(np.abs(a.info["output_sample"])), 1e-12)
+        if diff / scale > FLOAT_OUTPUT_RTOL:
+            return seen, f"float outputs differ by more than {FLOAT_OUTPUT_RTOL:g} relative"
+    if quality > QUALITY_TOL:
+        return seen, f"quality differs by {quality:.4f} (> {QUALITY_TOL})"
+    return seen + f"; within tolerance ({'/'.join(sorted(k or '?' for k in kernels))} rounding)", None
+
+
+def compare(run_a: Path, run_b: Path) -> ConsistencyResult:
+    a, b = load_run(Path(run_a)), load_run(Path(run_b))
+    common = sorted(set(a.cases) & set(b.cases), key=case_sort_key)
+    if not common:
+        raise QbenchError(f"{run_a} and {run_b} have no model x mode x device in common",
+                          "compare runs of the same models, modes and devices")
+    rows, failures = [], []
+    for key in common:
+        ca, cb = a.cases[key], b.cases[key]
+        seen, broken = _judge(ca, cb)
+        same_pred = ca.info.get("predictions_sha256") == cb.info.get("predictions_sha256")
+        quality = "; ".join(f"{m} {ca.quality[m]:.4f}→{cb.quality[m]:.4f}" for m in QUALITY_METRICS
+                            if m in ca.quality and m in cb.quality)
+        backend = f"{ca.info.get('backend', {}).get('kernels', '?')}/{cb.info.get('backend', {}).get('kernels', '?')}"
+        rows.append([*key, backend, seen, "same" if same_pred else "differ", quality, "FAIL" if broken else "ok"])
+        if broken:
+            failures.append(f"{'/'.join(key)}: {broken}")
+    table = markdown_table(
+        ["Model", "Mode", "Device", "Kernels", "Raw outputs", "Predictions", "Quality", "Verdict"], rows
+    )
+    header = f"{_label(a)}  vs  {_label(b)}: {len(common)} case(s) in common"
+    verdict = "PASSED" if not failures else f"FAILED: {len(failures)} case(s)\n" + "\n".join(f"- {f}" for f in failures)
+    return ConsistencyResult(not failures, f"{header}\n\n{table}\n\n{verdict}", failures)
+
+
+def _label(run: Run) -> str:
+    return f"{run.machine.label} ({run.path.name})"

@@ -1,0 +1,79 @@
+"""Cross-machine consistency: bit-exact where the kernels promise it, tolerances where they do not."""
+
+import pytest
+from benchjson import find, make_run, write
+
+from qbench.consistency import compare
+from qbench.errors import QbenchError
+
+DEVICES = ("xnnpack", "builtin")
+
+
+def with_outputs(run: dict) -> dict:
+    """Identical output digests and samples for every case, as two machines that agree would record."""
+    for entry in run["benchmarks"]:
+        info = entry["extra_info"]
+        integer = info["mode"] in ("int8", "int16x8")
+        info.update(
+            outputs_sha256=f"out-{info['mode']}-{info['device']}",
+            predictions_sha256=f"pred-{info['mode']}-{info['device']}",
+            output_dtype="uint8" if info["mode"] == "int8" else ("int16" if integer else "float32"),
+            output_sample=[10, 200, 37, 5] if integer else [0.5, -3.25, 7.0, 1.0],
+        )
+    return run
+
+
+@pytest.fixture
+def runs(tmp_path):
+    x86 = with_outputs(make_run(devices=DEVICES))
+    arm = with_outputs(make_run(devices=DEVICES, arch="aarch64", cpu_model="host x86", emulated="qemu-aarch64",
+                                emulated_cpu="cortex-a72", node="ci-arm"))
+    return tmp_path, x86, arm
+
+
+def check(tmp_path, x86, arm):
+    return compare(write(tmp_path / "x86.json", x86), write(tmp_path / "arm.json", arm))
+
+
+def test_identical_outputs_pass(runs):
+    result = check(*runs)
+    assert result.passed, result.table
+    assert "bit-identical" in result.table and "aarch64 cortex-a72 (emulated)" in result.table
+
+
+def test_int8_xnnpack_must_be_bit_identical(runs):
+    tmp_path, x86, arm = runs
+    find(arm, "mnist_cnn", "int8", "xnnpack").update(outputs_sha256="other", output_sample=[10, 200, 37, 6])
+    result = check(tmp_path, x86, arm)
+    assert not result.passed
+    assert result.failures == ["mnist_cnn/int8/xnnpack: integer XNNPACK outputs must be bit-identical across machines"]
+
+
+@pytest.mark.parametrize("delta, passed", [(1, True), (3, False)])
+def test_int8_builtin_may_differ_by_one_lsb(runs, delta, passed):
+    tmp_path, x86, arm = runs
+    find(arm, "mnist_cnn", "int8", "builtin").update(outputs_sha256="other", output_sample=[10, 200, 37, 5 + delta])
+    result = check(tmp_path, x86, arm)
+    assert result.passed is passed, result.table
+
+
+@pytest.mark.parametrize("value, passed", [(7.000001, True), (7.5, False)])
+def test_float_outputs_within_relative_tolerance(runs, value, passed):
+    tmp_path, x86, arm = runs
+    find(arm, "mnist_cnn", "float32", "xnnpack").update(outputs_sha256="other", output_sample=[0.5, -3.25, value, 1.0])
+    assert check(tmp_path, x86, arm).passed is passed
+
+
+def test_quality_difference_beyond_tolerance_fails(runs):
+    tmp_path, x86, arm = runs
+    info = find(arm, "mnist_cnn", "float16", "builtin")
+    info.update(outputs_sha256="other", accuracy=info["accuracy"] - 0.01)
+    result = check(tmp_path, x86, arm)
+    assert not result.passed and "quality differs" in result.failures[0]
+
+
+def test_runs_without_common_cases_are_refused(tmp_path):
+    a = with_outputs(make_run(devices=("xnnpack",)))
+    b = with_outputs(make_run(devices=("reference",)))
+    with pytest.raises(QbenchError, match="nothing|no model"):
+        compare(write(tmp_path / "a.json", a), write(tmp_path / "b.json", b))
