@@ -110,7 +110,7 @@ def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path
             tflite[mode_id] = {**artifact.manifest, "file": name}
         models[model_id] = {
             "task": spec.task,
-            "floors": dict(spec.floors),
+            "floors": spec.floors_for(ws),
             "eval_batch": spec.eval_batch,
             "description": spec.description,
             "source_format": spec.source_format,
@@ -154,6 +154,9 @@ class RunSpec:
     eval_batch: int
     description: str
     source_format: str
+
+    def floors_for(self, ws) -> dict[str, float]:
+        return dict(self.floors)  # recorded for the variant that was bundled
 
 
 @dataclass(frozen=True)

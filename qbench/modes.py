@@ -1,8 +1,8 @@
 """The quantization modes: each one small function that configures a ``tf.lite.TFLiteConverter``.
 
 Importable without TensorFlow: the converter and the ``tf`` module are handed in by ``qbench.convert``.
-``weight_ratio`` is the size a mode's weights should have relative to float32 (int8 = 1/4, float16 = 1/2,
-thesis §3.3); the size benchmark allows a tolerance around it for the graph and quantization metadata.
+Each mode also says how it stores constants (thesis §3.3: int8 weights are 1/4 of float32, float16 1/2),
+from which ``qbench.size`` predicts a converted model's size out of the float32 model's own tensors.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ class Mode:
     description: str
     configure: Configure
     calibrated: bool  # needs a representative dataset
-    weight_ratio: float
+    weight_bytes: int  # bytes per element of a conv/fully-connected weight
+    bias_bytes: int = 4  # float32 / int32 biases; int64 in 16x8, float16 in float16 mode
+    #: Smaller weight tensors stay float32 (TFLite's dynamic-range quantizer skips < 1024 elements).
+    min_weight_elements: int = 0
 
 
 def _float32(converter, tf, rep) -> None:
@@ -60,12 +63,13 @@ def _int16x8(converter, tf, rep) -> None:
 MODES: dict[str, Mode] = {
     m.id: m
     for m in (
-        Mode("float32", "no quantization (baseline)", _float32, False, 1.0),
-        Mode("dynamic", "dynamic range: int8 weights, float activations", _dynamic, False, 0.25),
-        Mode("float16", "float16 weights", _float16, False, 0.5),
-        Mode("int8", "full integer int8, uint8 input/output (thesis)", _int8, True, 0.25),
-        Mode("int8-float-io", "full integer int8, float input/output", _full_integer, True, 0.25),
-        Mode("int16x8", "int16 activations, int8 weights", _int16x8, True, 0.25),
+        Mode("float32", "no quantization (baseline)", _float32, False, 4),
+        Mode("dynamic", "dynamic range: int8 weights, float activations", _dynamic, False, 1,
+             min_weight_elements=1024),
+        Mode("float16", "float16 weights", _float16, False, 2, bias_bytes=2),
+        Mode("int8", "full integer int8, uint8 input/output (thesis)", _int8, True, 1),
+        Mode("int8-float-io", "full integer int8, float input/output", _full_integer, True, 1),
+        Mode("int16x8", "int16 activations, int8 weights", _int16x8, True, 1, bias_bytes=8),
     )
 }
 

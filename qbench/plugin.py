@@ -15,9 +15,8 @@ import pytest
 
 from qbench import machine, progress, selection
 from qbench.bundle import BundleWorkspace
-from qbench.cache import Cache
 from qbench.errors import QbenchError
-from qbench.workspace import Workspace
+from qbench.workspace import Workspace, open_workspace
 
 AXES = {"qbench_model": "models", "qbench_mode": "modes", "qbench_device": "devices"}  # fixture -> axis
 WORKSPACE = pytest.StashKey[Workspace]()
@@ -35,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qbench-model", action="append", default=[], metavar="ID=PATH[,key=value...]",
                     help="add your own model (Keras, SavedModel, frozen graph or .tflite); repeatable; "
                          "e.g. deeplab=frozen.pb,inputs=sub_7,outputs=ResizeBilinear_2,dataset=cityscapes")
+    group.addoption("--qbench-seg-size", default=None, metavar="HxW",
+                    help="frame size of the built-in segmentation workload (default 256x512; CI uses 128x256)")
     group.addoption("--qbench-cityscapes", default=None, metavar="DIR",
                     help="real Cityscapes root (leftImg8bit/, gtFine/); default: $CITYSCAPES_DATASET")
     group.addoption("--qbench-cityscapes-frames", type=int, default=60, metavar="N",
@@ -73,11 +74,14 @@ def pytest_configure(config: pytest.Config) -> None:
         if bundle := config.getoption("--qbench-bundle"):
             ws = BundleWorkspace(bundle)
         else:
-            selection.add_user_models(config.getoption("--qbench-model"))
-            options = {"cityscapes": config.getoption("--qbench-cityscapes"),
-                       "cityscapes_frames": config.getoption("--qbench-cityscapes-frames")}
-            ws = Workspace(Cache(config.getoption("--qbench-cache")), mnist_source=config.getoption("--qbench-mnist"),
-                           options=options)
+            ws = open_workspace(
+                cache=config.getoption("--qbench-cache"),
+                mnist=config.getoption("--qbench-mnist"),
+                user_models=config.getoption("--qbench-model"),
+                seg_size=config.getoption("--qbench-seg-size"),
+                cityscapes=config.getoption("--qbench-cityscapes"),
+                cityscapes_frames=config.getoption("--qbench-cityscapes-frames"),
+            )
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     ws.eval_limit = config.getoption("--qbench-eval-limit")

@@ -138,3 +138,21 @@ class Workspace(RunStage):
                 label=f"{model_id} {mode_id}.tflite",
             ),
         )
+
+
+def open_workspace(
+    cache: str | Path | None = None,
+    mnist: str | Path | None = None,
+    user_models: list[str] | None = None,
+    seg_size: str | None = None,
+    cityscapes: str | Path | None = None,
+    cityscapes_frames: int = 60,
+) -> Workspace:
+    """A Workspace from command-line style settings, checking them before anything is built."""
+    from qbench import selection
+    from qbench.models.deeplab_scenes import parse_size
+
+    selection.add_user_models(user_models)
+    parse_size(seg_size)  # a bad size is one clear error, not a failure in every segmentation case
+    options = {"seg_size": seg_size, "cityscapes": cityscapes, "cityscapes_frames": cityscapes_frames}
+    return Workspace(Cache(cache), mnist_source=mnist, options=options)

@@ -24,7 +24,7 @@ def test_axes_parametrize_in_model_mode_device_order(pytester, suite):
             pass
         """
     )
-    result = pytester.runpytest(*suite, "--collect-only", "-q", "--qbench-modes", "int8,float32",
+    result = pytester.runpytest(*suite, "--collect-only", "-q", "--qbench-models=mnist_cnn", "--qbench-modes", "int8,float32",
                                 "--qbench-devices", "xnnpack,reference")
     ids = [line for line in result.outlines if "::" in line]
     assert "test_axes.py::test_invoke[mnist_cnn-int8-xnnpack]" in ids
@@ -63,7 +63,7 @@ def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, 
     pytester.copy_example(str(BENCHMARKS / "test_latency.py"))
     out = pytester.path / "out.json"
     result = pytester.runpytest_subprocess(
-        *suite, "--qbench-modes", "float32,int8", "--qbench-devices", "xnnpack,builtin",
+        *suite, "--qbench-models=mnist_cnn", "--qbench-modes", "float32,int8", "--qbench-devices", "xnnpack,builtin",
         "--benchmark-max-time=0.01", "--benchmark-min-rounds=3", f"--benchmark-json={out}",
     )
     result.assert_outcomes(passed=4)

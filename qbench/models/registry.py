@@ -56,6 +56,10 @@ class ModelSpec(ABC):
     def build_source(self, ws: Workspace, path: Path) -> dict[str, Any]:
         """Train (or import) the model and save it at ``path``; return facts for the manifest."""
 
+    def floors_for(self, ws: Workspace) -> dict[str, float]:
+        """The floors that apply to this workspace's variant of the model (e.g. its input size)."""
+        return dict(self.floors)
+
     def converter_args(self) -> dict[str, Any]:
         """Extra arguments for qbench.convert (frozen graphs: input/output array names)."""
         return {}
@@ -85,4 +89,4 @@ def get(model_id: str) -> ModelSpec:
 
 
 def _load_builtins() -> None:
-    from qbench.models import mnist_cnn  # noqa: F401  (registers itself)
+    from qbench.models import deeplab_scenes, mnist_cnn  # noqa: F401  (they register themselves)
