@@ -38,12 +38,12 @@ def test_scenes_need_a_model(qbench, qbench_model):
     clearly below the trained float32 model: the scenes test shape and context, not a palette."""
     if qbench_model != "deeplab_scenes":
         pytest.skip(f"{qbench_model} is not trained on the procedural scenes")
-    from qbench import metrics
-    from qbench.data import scenes
-
     spec, data = qbench.model(qbench_model), qbench.evaluation_set(qbench_model)
     if not hasattr(spec, "split"):
         pytest.skip("a bundle carries no scene generator: the lookup baseline runs on the build machine")
+    from qbench import metrics
+    from qbench.data import scenes
+
     calibration = spec.calibration(qbench)
     fit_labels = spec.split(qbench, "calibration", len(calibration))[1]
     means = scenes.colour_means(calibration.astype("uint8"), fit_labels)
