@@ -1,5 +1,12 @@
 """One exception type for problems a user can fix, so every entry point can print it without a traceback."""
 
+from __future__ import annotations
+
+
+from typing import Mapping, TypeVar
+
+T = TypeVar("T")
+
 
 class QbenchError(Exception):
     """A user-fixable problem: ``problem`` says what is wrong, ``fix`` what to do about it."""
@@ -8,3 +15,11 @@ class QbenchError(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem}\n  fix: {fix}" if fix else problem)
+
+
+def lookup(table: Mapping[str, T], key: str, what: str) -> T:
+    """``table[key]``, or the error that names the unknown id and lists the valid ones."""
+    try:
+        return table[key]
+    except KeyError:
+        raise QbenchError(f"unknown {what} {key!r}", f"choose from {', '.join(table)}") from None

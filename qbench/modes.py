@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from qbench.errors import QbenchError
+from qbench.errors import lookup
 
 Configure = Callable[[Any, Any, Callable], None]  # (converter, tf, representative_dataset)
 
@@ -75,7 +75,4 @@ MODES: dict[str, Mode] = {
 
 
 def get(mode_id: str) -> Mode:
-    try:
-        return MODES[mode_id]
-    except KeyError:
-        raise QbenchError(f"unknown mode {mode_id!r}", f"choose from {', '.join(MODES)}") from None
+    return lookup(MODES, mode_id, "mode")

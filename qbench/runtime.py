@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from qbench.errors import QbenchError
+from qbench.errors import QbenchError, lookup
 from qbench.quantize import QuantParams, dequantize, quantize
 
 
@@ -45,10 +45,7 @@ DEVICES: dict[str, Device] = {
 
 
 def get(device_id: str) -> Device:
-    try:
-        return DEVICES[device_id]
-    except KeyError:
-        raise QbenchError(f"unknown device {device_id!r}", f"choose from {', '.join(DEVICES)}") from None
+    return lookup(DEVICES, device_id, "device")
 
 
 def _qparams(detail: dict) -> QuantParams | None:

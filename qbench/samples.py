@@ -11,8 +11,6 @@ than pyplot, so no global figure state or GUI backend is involved.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -22,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from qbench import metrics
+from qbench.cache import atomic_file
 
 WRONG = "#d62728"
 RIGHT = "#2ca02c"
@@ -30,14 +29,8 @@ CAPTION = "#666666"  # the thesis printed its comparison in gray under each figu
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as f:
+        fig.savefig(f, format="png")
     return path
 
 

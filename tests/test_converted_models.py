@@ -10,9 +10,9 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from qbench.quantize import QuantParams, choose_per_channel_weight_qparams, quantize
+from qbench.size import WEIGHTED_OPS
 
 MODEL = "mnist_cnn"
-WEIGHTED_OPS = ("CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D")
 
 
 def load(path, preserve=False):

@@ -40,7 +40,6 @@ __all__ = [
     "generate",
     "make_split",
     "split_seeds",
-    "colorize",
     "class_pixel_counts",
     "colour_means",
     "classify_by_colour",
@@ -105,13 +104,6 @@ def make_split(
     for i, s in enumerate(seeds):
         images[i], labels[i] = generate(int(s), height, width)
     return images, labels
-
-
-def colorize(label: np.ndarray) -> np.ndarray:
-    """Cityscapes colours for a trainId label map (..., H, W) -> (..., H, W, 3); ignore is black."""
-    lut = np.zeros((256, 3), np.uint8)
-    lut[:NUM_CLASSES] = CLASS_COLORS
-    return lut[np.asarray(label, np.uint8)]
 
 
 def class_pixel_counts(labels: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qbench.errors import QbenchError
+from qbench.errors import QbenchError, lookup
 
 if TYPE_CHECKING:
     from qbench.workspace import Workspace
@@ -81,11 +81,7 @@ def models() -> dict[str, ModelSpec]:
 
 
 def get(model_id: str) -> ModelSpec:
-    all_models = models()
-    try:
-        return all_models[model_id]
-    except KeyError:
-        raise QbenchError(f"unknown model {model_id!r}", f"choose from {', '.join(all_models)}") from None
+    return lookup(models(), model_id, "model")
 
 
 def _load_builtins() -> None:
