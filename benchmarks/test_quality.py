@@ -41,13 +41,12 @@ def test_scenes_need_a_model(qbench, qbench_model):
     spec, data = qbench.model(qbench_model), qbench.evaluation_set(qbench_model)
     if not hasattr(spec, "split"):
         pytest.skip("a bundle carries no scene generator: the lookup baseline runs on the build machine")
-    from qbench import metrics
-    from qbench.data import scenes
+    from qbench import colour_lookup, metrics
 
     calibration = spec.calibration(qbench)
     fit_labels = spec.split(qbench, "calibration", len(calibration))[1]
-    means = scenes.colour_means(calibration.astype("uint8"), fit_labels)
-    lookup = scenes.classify_by_colour(data.x.astype("uint8"), means)
+    means = colour_lookup.fit(calibration.astype("uint8"), fit_labels, data.num_classes)
+    lookup = colour_lookup.classify(data.x.astype("uint8"), means)
     colour_miou = metrics.mean_iou(metrics.confusion_matrix(lookup, data.y, data.num_classes))
     model_miou = qbench.evaluate(qbench_model, "float32", "xnnpack")["miou"]
     assert colour_miou < 0.7 * model_miou, f"colour lookup mIoU {colour_miou:.3f} vs model {model_miou:.3f}"

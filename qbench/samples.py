@@ -144,7 +144,7 @@ def write_segmentation_samples(
     if images.dtype != np.uint8 or images.shape[:3] != labels.shape or images.shape[-1] != 3:
         raise ValueError(f"images must be uint8 N x H x W x 3 matching the labels, got {images.dtype} {images.shape}")
     if colors is None:
-        from qbench.data.cityscapes import palette
+        from qbench.data.labels import palette
 
         colors = palette()
     colors = np.asarray(colors, np.uint8)

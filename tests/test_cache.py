@@ -2,10 +2,11 @@
 
 import multiprocessing
 import time
+import types
 
 import pytest
 
-from qbench.cache import Cache, make_key, verify
+from qbench.cache import Cache, code_digest, make_key, verify
 from qbench.errors import QbenchError
 
 PARTS = {"model": "m", "mode": "int8", "versions": {"tf": "1"}}
@@ -39,6 +40,33 @@ def test_key_changes_with_any_part():
     changed = {**PARTS, "versions": {"tf": "2"}}
     assert make_key(PARTS) == make_key(dict(reversed(list(PARTS.items()))))
     assert make_key(PARTS) != make_key(changed)
+
+
+CODE = '''"""Module docstring."""
+def f(x):
+    """Why f exists."""
+    return x + 1  # a comment
+'''
+
+
+@pytest.mark.parametrize(
+    ("edited", "same"),
+    [
+        (CODE.replace("Why f exists.", "Why f exists, reworded."), True),
+        (CODE.replace("# a comment", "# another comment").replace("x + 1", "x  +  1"), True),
+        (CODE.replace('"""Module docstring."""\n', ""), True),
+        (CODE.replace("x + 1", "x + 2"), False),
+        (CODE + "\ndef g():\n    \"\"\"Only a docstring.\"\"\"\n", False),
+    ],
+    ids=["docstring", "comment-and-spacing", "no-module-docstring", "constant", "new-function"],
+)
+def test_code_digest_sees_code_not_prose(tmp_path, edited, same):
+    """Artifacts keyed by code_digest (the scenes and DeepLab recipe) rebuild only when the code changes."""
+    paths = [tmp_path / "a.py", tmp_path / "b.py"]
+    paths[0].write_text(CODE)
+    paths[1].write_text(edited)
+    a, b = (types.SimpleNamespace(__file__=str(p)) for p in paths)
+    assert (code_digest(a) == code_digest(b)) is same
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qbench.data import cityscapes
+from qbench.data.labels import class_names, palette
 from qbench.samples import (
     _comparison,
     colorize,
@@ -81,7 +81,7 @@ def test_pick_samples_shows_some_wrong_ones():
 
 def test_segmentation_samples_per_sample_and_mode(tmp_path):
     images, labels, predictions, results = scenes()
-    names = cityscapes.class_names()
+    names = class_names()
     written = write_segmentation_samples(images, labels, predictions, results, tmp_path, names, indices=[0, 1])
     assert [p.name for p in written] == [f"segmentation-{i:04d}-{m}.png" for i in (0, 1) for m in predictions]
     assert everything(tmp_path) == sorted(p.relative_to(tmp_path) for p in written)  # no temp files left
@@ -91,7 +91,7 @@ def test_segmentation_samples_per_sample_and_mode(tmp_path):
 
 def test_segmentation_needs_uint8_rgb_and_matching_predictions(tmp_path):
     images, labels, predictions, results = scenes()
-    names = cityscapes.class_names()
+    names = class_names()
     with pytest.raises(ValueError, match="uint8 N x H x W x 3"):
         write_segmentation_samples(images.astype(np.float32), labels, predictions, results, tmp_path, names)
     with pytest.raises(ValueError, match="predictions of int8 have shape"):
@@ -100,7 +100,7 @@ def test_segmentation_needs_uint8_rgb_and_matching_predictions(tmp_path):
 
 
 def test_colorize_uses_the_cityscapes_palette():
-    painted = colorize(np.array([[0, 13, 255]], np.uint8), cityscapes.palette())
+    painted = colorize(np.array([[0, 13, 255]], np.uint8), palette())
     assert painted.tolist() == [[[128, 64, 128], [0, 0, 142], [0, 0, 0]]]  # road, car, ignore
 
 

@@ -24,10 +24,10 @@ import numpy as np
 from PIL import Image
 
 from qbench.cache import sha256_file
+from qbench.data.labels import IGNORE, class_names, train_id_lut
 from qbench.errors import QbenchError
 
 ENV_VAR = "CITYSCAPES_DATASET"
-IGNORE = 255
 THESIS_FRAMES = 60
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
@@ -51,42 +51,6 @@ class Cityscapes:
     class_names: tuple[str, ...]  # the 19 train classes in trainId order
     names: tuple[str, ...]  # frame names, same order as images
     digest: str
-
-
-def _labels_table():
-    """cityscapesscripts' label list: the one authoritative id -> trainId table."""
-    try:
-        from cityscapesscripts.helpers.labels import labels
-    except ImportError:
-        raise QbenchError(
-            "reading Cityscapes needs the cityscapesscripts package (its label table)",
-            "pip install cityscapesscripts==2.3.0",
-        ) from None
-    return labels
-
-
-def _train_labels() -> list:
-    return sorted((lb for lb in _labels_table() if 0 <= lb.trainId < IGNORE), key=lambda lb: lb.trainId)
-
-
-def class_names() -> tuple[str, ...]:
-    """The 19 train classes, indexed by trainId."""
-    return tuple(lb.name for lb in _train_labels())
-
-
-def palette() -> np.ndarray:
-    """The Cityscapes colours of the 19 train classes, (19, 3) uint8 indexed by trainId."""
-    return np.array([lb.color for lb in _train_labels()], np.uint8)
-
-
-def train_id_lut() -> tuple[np.ndarray, np.ndarray]:
-    """``(lut, known)``: labelId -> trainId (255 for ignored classes) and which of 0..255 are label ids."""
-    lut, known = np.full(256, IGNORE, np.uint8), np.zeros(256, bool)
-    for lb in _labels_table():
-        if 0 <= lb.id < 256:  # "license plate" has id -1 and never occurs in a labelIds PNG
-            lut[lb.id] = lb.trainId if 0 <= lb.trainId < IGNORE else IGNORE
-            known[lb.id] = True
-    return lut, known
 
 
 def resolve_root(root: Path | str | None) -> Path:

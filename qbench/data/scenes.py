@@ -29,11 +29,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from cityscapesscripts.helpers.labels import labels as _CS_LABELS
+
+from qbench.data.labels import IGNORE, NUM_CLASSES, class_names
 
 __all__ = [
     "CLASS_NAMES",
-    "CLASS_COLORS",
     "NUM_CLASSES",
     "IGNORE",
     "SPLITS",
@@ -41,18 +41,10 @@ __all__ = [
     "make_split",
     "split_seeds",
     "class_pixel_counts",
-    "colour_means",
-    "classify_by_colour",
 ]
 
-_TRAIN_LABELS = sorted((lb for lb in _CS_LABELS if 0 <= lb.trainId < 255), key=lambda lb: lb.trainId)
 #: The 19 Cityscapes train classes, indexed by trainId.
-CLASS_NAMES: tuple[str, ...] = tuple(lb.name for lb in _TRAIN_LABELS)
-#: Cityscapes palette, (19, 3) uint8, indexed by trainId.
-CLASS_COLORS: np.ndarray = np.array([lb.color for lb in _TRAIN_LABELS], dtype=np.uint8)
-NUM_CLASSES: int = len(CLASS_NAMES)
-IGNORE: int = 255
-assert NUM_CLASSES == 19 and [lb.trainId for lb in _TRAIN_LABELS] == list(range(19))
+CLASS_NAMES: tuple[str, ...] = class_names()
 
 _C = {name: i for i, name in enumerate(CLASS_NAMES)}
 ROAD, SIDEWALK, BUILDING, WALL, FENCE = (_C[k] for k in ("road", "sidewalk", "building", "wall", "fence"))
@@ -110,34 +102,6 @@ def class_pixel_counts(labels: np.ndarray) -> np.ndarray:
     """Pixels per trainId (length 19) over any array of labels; ignore is not counted."""
     counts = np.bincount(np.asarray(labels, np.uint8).ravel(), minlength=256)
     return counts[:NUM_CLASSES]
-
-
-def colour_means(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Mean RGB of every class, (19, 3) float64 (NaN for a class absent from ``labels``).
-
-    With :func:`classify_by_colour` this is the per-colour nearest-class-mean baseline: a
-    classifier that sees one pixel's colour and nothing else.
-    """
-    lab = np.asarray(labels).reshape(-1)
-    img = np.asarray(images).reshape(-1, 3).astype(np.float64)
-    keep = lab < NUM_CLASSES
-    counts = np.bincount(lab[keep], minlength=NUM_CLASSES).astype(np.float64)
-    sums = np.stack([np.bincount(lab[keep], weights=img[keep, c], minlength=NUM_CLASSES) for c in range(3)], 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / counts[:, None]
-
-
-def classify_by_colour(images: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """Label every pixel with the class whose mean colour is nearest (uint8, shape of images[..., 0])."""
-    images = np.asarray(images)
-    # one lookup table over all 2**24 colours would be big; classify the distinct colours instead
-    flat = images.reshape(-1, 3).astype(np.int64)
-    key = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
-    uniq, inverse = np.unique(key, return_inverse=True)
-    rgb = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], 1).astype(np.float64)
-    m = np.where(np.isnan(means), np.inf, means)
-    d = ((rgb[:, None, :] - m[None, :, :]) ** 2).sum(-1)
-    return np.argmin(d, axis=1).astype(np.uint8)[inverse].reshape(images.shape[:-1])
 
 
 # --------------------------------------------------------------------------------------

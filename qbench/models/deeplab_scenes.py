@@ -9,13 +9,13 @@ split. The scene splits are generated once and cached as ``.npz``; the frame siz
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qbench import progress
+from qbench.cache import code_digest
 from qbench.errors import QbenchError
 from qbench.models.registry import EvalSet, ModelSpec, register
 from qbench.versions import build_versions
@@ -48,14 +48,11 @@ def parse_size(text: str | None) -> tuple[int, int]:
 
 
 def _recipe_digest() -> str:
-    """The generator's and the model's source: any change to either invalidates data and model."""
+    """The generator's and the model's code: a change to either that can alter data or weights invalidates both."""
     from qbench.data import scenes
     from qbench.models import deeplab
 
-    h = hashlib.sha256()
-    for module in (scenes, deeplab):
-        h.update(Path(module.__file__).read_bytes())
-    return h.hexdigest()
+    return code_digest(scenes, deeplab)
 
 
 class DeeplabScenes(ModelSpec):
