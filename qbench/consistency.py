@@ -46,9 +46,9 @@ def _sample_diff(a: Case, b: Case) -> float | None:
 
 def _judge(a: Case, b: Case) -> tuple[str, str | None]:
     """(what was seen, the rule broken or None)."""
-    if not a.info.get("outputs_sha256") or not b.info.get("outputs_sha256"):
-        return "no output digests", "re-run both with this qbench: results lack outputs_sha256"
-    if a.info["outputs_sha256"] == b.info["outputs_sha256"]:
+    if not a.info.get("outputs_xxh3_128") or not b.info.get("outputs_xxh3_128"):
+        return "no output digests", "re-run both with this qbench: results lack outputs_xxh3_128"
+    if a.info["outputs_xxh3_128"] == b.info["outputs_xxh3_128"]:
         return "bit-identical", None
     diff = _sample_diff(a, b)
     kernels = {a.info.get("backend", {}).get("kernels"), b.info.get("backend", {}).get("kernels")}

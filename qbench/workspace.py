@@ -49,12 +49,24 @@ class RunStage:
         return runtime.Runner(self.tflite(model_id, mode_id).path, runtime.get(device_id))
 
     def evaluate(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
-        """Quality of one model x mode x device on the full eval set (memoized for the session)."""
+        """Quality of one model x mode x device on the full eval set (memoized for the session).
+
+        Devices that end up running the same kernels with the same thread count compute the same thing:
+        a model XNNPACK declines entirely (int16x8: 0 delegate partitions) runs the built-in kernels on
+        ``xnnpack`` exactly as on ``builtin``. Such devices share one evaluation; ``eval_device`` names the
+        device whose run produced it.
+        """
         spec = self.model(model_id)
 
         def run() -> dict[str, Any]:
             runner = self.runner(model_id, mode_id, device_id)
-            return evaluate(runner, self.evaluation_set(model_id), spec.task, spec.eval_batch)
+            backend = runner.backend
+            kernels = (backend["kernels"], backend["delegate_partitions"], backend["threads"])
+            return self._once(
+                ("evaluate-kernels", model_id, mode_id, kernels),
+                lambda: {**evaluate(runner, self.evaluation_set(model_id), spec.task, spec.eval_batch),
+                         "eval_device": device_id},
+            )
 
         return self._once(("evaluate", model_id, mode_id, device_id), run)
 

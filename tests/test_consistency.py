@@ -15,7 +15,7 @@ def with_outputs(run: dict) -> dict:
         info = entry["extra_info"]
         integer = info["mode"] in ("int8", "int16x8")
         info.update(
-            outputs_sha256=f"out-{info['mode']}-{info['device']}",
+            outputs_xxh3_128=f"out-{info['mode']}-{info['device']}",
             predictions_sha256=f"pred-{info['mode']}-{info['device']}",
             output_dtype="uint8" if info["mode"] == "int8" else ("int16" if integer else "float32"),
             output_sample=[10, 200, 37, 5] if integer else [0.5, -3.25, 7.0, 1.0],
@@ -43,7 +43,7 @@ def test_identical_outputs_pass(runs):
 
 def test_int8_xnnpack_must_be_bit_identical(runs):
     tmp_path, x86, arm = runs
-    find(arm, "mnist_cnn", "int8", "xnnpack").update(outputs_sha256="other", output_sample=[10, 200, 37, 6])
+    find(arm, "mnist_cnn", "int8", "xnnpack").update(outputs_xxh3_128="other", output_sample=[10, 200, 37, 6])
     result = check(tmp_path, x86, arm)
     assert not result.passed
     assert result.failures == ["mnist_cnn/int8/xnnpack: integer XNNPACK outputs must be bit-identical across machines"]
@@ -52,7 +52,7 @@ def test_int8_xnnpack_must_be_bit_identical(runs):
 @pytest.mark.parametrize("delta, passed", [(1, True), (3, False)])
 def test_int8_builtin_may_differ_by_one_lsb(runs, delta, passed):
     tmp_path, x86, arm = runs
-    find(arm, "mnist_cnn", "int8", "builtin").update(outputs_sha256="other", output_sample=[10, 200, 37, 5 + delta])
+    find(arm, "mnist_cnn", "int8", "builtin").update(outputs_xxh3_128="other", output_sample=[10, 200, 37, 5 + delta])
     result = check(tmp_path, x86, arm)
     assert result.passed is passed, result.table
 
@@ -60,14 +60,14 @@ def test_int8_builtin_may_differ_by_one_lsb(runs, delta, passed):
 @pytest.mark.parametrize("value, passed", [(7.000001, True), (7.5, False)])
 def test_float_outputs_within_relative_tolerance(runs, value, passed):
     tmp_path, x86, arm = runs
-    find(arm, "mnist_cnn", "float32", "xnnpack").update(outputs_sha256="other", output_sample=[0.5, -3.25, value, 1.0])
+    find(arm, "mnist_cnn", "float32", "xnnpack").update(outputs_xxh3_128="other", output_sample=[0.5, -3.25, value, 1.0])
     assert check(tmp_path, x86, arm).passed is passed
 
 
 def test_quality_difference_beyond_tolerance_fails(runs):
     tmp_path, x86, arm = runs
     info = find(arm, "mnist_cnn", "float16", "builtin")
-    info.update(outputs_sha256="other", accuracy=info["accuracy"] - 0.01)
+    info.update(outputs_xxh3_128="other", accuracy=info["accuracy"] - 0.01)
     result = check(tmp_path, x86, arm)
     assert not result.passed and "quality differs" in result.failures[0]
 

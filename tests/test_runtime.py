@@ -61,4 +61,15 @@ def test_evaluation_is_repeatable_and_batch_independent(qbench, mode, device):
     data, task = qbench.eval_set(MODEL), qbench.model(MODEL).task
     runs = [evaluate(qbench.runner(MODEL, mode, device), data, task, batch) for batch in (250, 250, 1000)]
     assert len({r["predictions_sha256"] for r in runs}) == 1
+    assert len({r["outputs_xxh3_128"] for r in runs}) == 1  # outputs read in place are never stale
     assert runs[0]["accuracy"] == runs[1]["accuracy"] == runs[2]["accuracy"]
+
+
+def test_devices_running_the_same_kernels_share_one_evaluation(qbench):
+    """XNNPACK takes no int16x8 op, so ``xnnpack`` runs the built-in kernels with 1 thread, like ``builtin``."""
+    on_xnnpack, on_builtin = (qbench.evaluate(MODEL, "int16x8", d) for d in ("xnnpack", "builtin"))
+    assert qbench.runner(MODEL, "int16x8", "xnnpack").backend["delegate_partitions"] == 0
+    assert on_xnnpack is on_builtin and on_builtin["eval_device"] in ("xnnpack", "builtin")
+    assert qbench.evaluate(MODEL, "int16x8", "xnnpack-mt")["eval_device"] == "xnnpack-mt"  # 2 threads
+    float_runs = [qbench.evaluate(MODEL, "float32", d) for d in ("xnnpack", "builtin")]
+    assert [r["eval_device"] for r in float_runs] == ["xnnpack", "builtin"]  # XNNPACK vs built-in kernels
