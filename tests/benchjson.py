@@ -32,9 +32,10 @@ MODE_FACTOR = {
 }
 ARCH_SPEED = {"x86_64": 1.0, "aarch64": 4.0}
 MODELS = {
-    "mnist_cnn": {"task": "classification", "bytes": 431_552, "latency_s": 45e-6, "quality": {"accuracy": 0.9912}},
+    "mnist_cnn": {"task": "classification", "bytes": 431_552, "latency_s": 45e-6, "quality": {"accuracy": 0.9912},
+                  "eval_samples": 10_000},
     "deeplab_scenes": {"task": "segmentation", "bytes": 8_412_320, "latency_s": 0.21,
-                       "quality": {"pixel_accuracy": 0.934, "miou": 0.702}},
+                       "quality": {"pixel_accuracy": 0.934, "miou": 0.702}, "eval_samples": 60},
 }
 
 
@@ -51,16 +52,18 @@ def make_run(
     rounds: int = 0,
     seed: int = 0,
     per_class_iou: bool = True,
+    eval_limit: int | None = None,
 ) -> dict:
     """One machine's run; ``rounds`` > 0 saves raw per-round times (``stats.data``) like --benchmark-json.
 
     Under an emulator ``cpu_model`` is the host's (as /proc/cpuinfo shows it) and ``emulated_cpu`` the guest's.
+    ``eval_limit`` scores quality on the first N samples, as ``--qbench-eval-limit`` does.
     """
     rng = np.random.default_rng(seed)
     speed = ARCH_SPEED.get(arch, 1.0) * (20.0 if emulated else 1.0)
     versions = {"ai-edge-litert": "2.3.0", "numpy": "2.4.6", "python": "3.11.7", "qbench": "0.1.0"}
     benchmarks = [
-        _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, per_class_iou)
+        _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, per_class_iou, eval_limit)
         for model in models for device in devices for mode in modes
     ]
     return {
@@ -80,7 +83,7 @@ def make_run(
     }
 
 
-def _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, per_class_iou) -> dict:
+def _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, per_class_iou, eval_limit) -> dict:
     spec = MODELS[model]
     median = spec["latency_s"] * DEVICE_S[device] * MODE_FACTOR[device][mode] * speed
     samples = median * rng.lognormal(0.0, 0.04, max(rounds, 30))
@@ -94,6 +97,7 @@ def _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, pe
         "backend": {"kernels": device.removesuffix("-mt"), "delegate_partitions": int(device.startswith("xnnpack")),
                     "threads": 4 if device == "xnnpack-mt" else 1},
         "versions": versions, "arch": arch, "emulated": emulated,
+        "eval_samples": min(spec["eval_samples"], eval_limit or spec["eval_samples"]),
     }
     for metric, value in spec["quality"].items():
         extra[metric] = round(value - QUALITY_DROP[mode] * (1 + (device == "reference")), 6)

@@ -186,3 +186,26 @@ def test_any_truncation_is_a_qbench_error(tmp_path_factory, cut):
     path.write_text(RUN_TEXT[:cut])
     with pytest.raises(QbenchError):
         load_run(path)
+
+
+def test_runs_scored_on_fewer_samples_are_not_pooled(tmp_path):
+    """An emulated run evaluates the first N samples (--qbench-eval-limit): its quality is shown, labelled,
+    and kept out of the figures that pool quality across machines."""
+    from qbench.report.figures import _Data
+
+    x86 = benchjson.write(tmp_path / "x86.json", benchjson.make_run(models=("deeplab_scenes",)))
+    arm = benchjson.write(tmp_path / "arm.json", benchjson.make_run(models=("deeplab_scenes",), eval_limit=20, **ARM))
+    runs = load_runs([x86, arm])
+    table = model_table("deeplab_scenes", runs)
+    column = table.headers.index("Eval samples")
+    assert {(row[0], row[column]) for row in table.rows} == {(runs[0].label, "60"), (runs[1].label, "20")}
+    data = _Data("deeplab_scenes", [(r, list(r.cases.values())) for r in runs])
+    assert data.comparable == list(runs[0].cases.values())
+    assert data.pooled_note == f"60 eval samples; left out, scored on fewer: {runs[1].label}"
+    assert data.run_title(runs[1]) == f"{runs[1].label} (quality on 20 samples)"
+    one = _Data("deeplab_scenes", [(runs[0], list(runs[0].cases.values()))])
+    assert one.run_title(runs[0]) == runs[0].label and one.pooled_note == "60 eval samples"
+    result = write_report([x86, arm], tmp_path / "report")
+    assert "Eval samples" in result.markdown
+    for png in result.figures:
+        assert_real_png(png)

@@ -76,6 +76,31 @@ class _Data:
     def latency(self, seconds: float | None) -> float | None:
         return None if seconds is None else seconds * self.time_unit[1]
 
+    @property
+    def comparable(self) -> list[Case]:
+        """The cases whose quality may be pooled across runs: those scored on the most evaluation samples.
+        Quality on the first N samples (``--qbench-eval-limit``) is not comparable with the full set's."""
+        most = max((c.eval_samples or 0 for c in self.cases), default=0)
+        return [c for c in self.cases if (c.eval_samples or 0) == most]
+
+    @property
+    def pooled_note(self) -> str:
+        """What a pooled quality figure says about the evaluation sets behind it."""
+        kept = self.comparable
+        left = sorted({run.label for run, cases in self.per_run if any(c not in kept for c in cases)})
+        samples = kept[0].eval_samples if kept and kept[0].eval_samples else None
+        note = f"{samples} eval samples" if samples else ""
+        if left:
+            note += f"; left out, scored on fewer: {', '.join(left)}"
+        return note
+
+    def run_title(self, run: Run) -> str:
+        """A panel's run label, with its evaluation size when the runs were scored on different sets."""
+        if len({c.eval_samples for c in self.cases}) < 2:
+            return run.label
+        samples = {c.eval_samples for r, cases in self.per_run if r is run for c in cases}
+        return f"{run.label} (quality on {'/'.join(str(n) for n in sorted(samples, key=str))} samples)"
+
     def speedup(self, case: Case) -> float | None:
         run = next(run for run, cases in self.per_run if any(c is case for c in cases))
         ratio = run.latency_ratio(case.key)
@@ -136,7 +161,7 @@ def _bars(data: _Data, title: str, ylabel: str, value: Callable[[Case], float | 
                 extra = np.array([stacked(c) or 0.0 for c in mine])
                 ax.bar(x, extra, width, bottom=y, color=color, alpha=0.45, hatch="///", edgecolor="white", lw=0)
         ax.set_xticks(range(len(modes)), modes)
-        ax.set_title(run.label, loc="left")
+        ax.set_title(data.run_title(run), loc="left")
         if ref is not None:
             ax.axhline(ref, color="#333333", lw=0.8, ls="--")
         notes = []
@@ -180,7 +205,7 @@ def _scatter(data: _Data, title: str, xlabel: str, ylabel: str, x: Callable[[Cas
         ax.set_xlabel(xlabel + (" (log scale)" if x_log else ""))
         ax.set_ylabel(ylabel + ("\n(log scale)" if y_log else ""))
         ax.grid(True, axis="both")
-        ax.set_title(run.label, loc="left")
+        ax.set_title(data.run_title(run), loc="left")
     device_keys = [Line2D([], [], ls="", marker="o", color=_color(d, DEVICE_COLORS, list(DEVICES) + devices))
                    for d in devices]
     mode_keys = [Line2D([], [], ls="", marker=_marker(m, modes), color="#555555") for m in modes]
@@ -240,7 +265,9 @@ def _quality_vs_size(metric: str):
             raise _Skip(f"no {metric}")
         points, every = [], []
         for m in modes:
-            cases = [c for c in data.cases if c.mode == m and metric in c.quality]
+            cases = [c for c in data.comparable if c.mode == m and metric in c.quality]
+            if not cases:
+                continue
             q = [100 * c.quality[metric] for c in cases]
             size = median(c.model_bytes for c in cases) / scale
             mid = median(q)
@@ -253,6 +280,8 @@ def _quality_vs_size(metric: str):
         _label_points(ax, points)
         ax.set_xlabel(f"Model size ({unit})")
         ax.set_ylabel(QUALITY_LABELS[metric] + "\n(median over devices and machines; bar: min-max)")
+        if data.pooled_note:
+            ax.set_title(data.pooled_note, loc="left", fontsize=8)
         ax.grid(True, axis="both")
         _legend(fig, [ax], "mode")
         return fig
@@ -271,19 +300,22 @@ def _name(metric: str) -> str:
 
 
 def _per_class_iou(data: _Data):
-    classes = list(dict.fromkeys(k for c in data.cases for k in c.per_class_iou))
+    cases = data.comparable
+    classes = list(dict.fromkeys(k for c in cases for k in c.per_class_iou))
     if not classes:
         raise _Skip("the runs have no per_class_iou")
-    modes = [m for m in data.modes if any(c.per_class_iou for c in data.cases if c.mode == m)]
+    modes = [m for m in data.modes if any(c.per_class_iou for c in cases if c.mode == m)]
     grid = np.full((len(modes), len(classes)), np.nan)
     for i, m in enumerate(modes):
         for j, k in enumerate(classes):
-            values = [v for c in data.cases if c.mode == m and (v := c.per_class_iou.get(k)) is not None]
+            values = [v for c in cases if c.mode == m and (v := c.per_class_iou.get(k)) is not None]
             if values:
                 grid[i, j] = float(np.mean(values))
     fig = Figure(figsize=(max(8.5, 0.5 * len(classes) + 2.5), 1.6 + 0.45 * len(modes)), layout="constrained")
     fig.suptitle(f"{data.model}: IoU per class and mode (higher is better; mean over devices and machines)")
     ax = fig.subplots()
+    if data.pooled_note:
+        ax.set_title(data.pooled_note, loc="left", fontsize=8)
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     for (i, j), v in np.ndenumerate(grid):

@@ -69,6 +69,12 @@ class Case:
     def key(self) -> CaseKey:
         return (self.model, self.mode, self.device)
 
+    @property
+    def eval_samples(self) -> int | None:
+        """How many evaluation samples the quality numbers come from (fewer under --qbench-eval-limit)."""
+        value = self.info.get("eval_samples")
+        return int(value) if _is_number(value) else None
+
 
 @dataclass
 class Run:

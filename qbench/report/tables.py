@@ -80,11 +80,15 @@ def model_table(model: str, runs: list[Run]) -> Table:
     metrics = [m for m in QUALITY_HEADERS if any(m in c.quality for _, c in cases)]
     unit, scale = size_unit(max(c.model_bytes for _, c in cases))
     t_unit, t_scale = time_unit(max(c.latency_median_s for _, c in cases))
+    # Quality on the first N samples (--qbench-eval-limit) is only comparable with quality on N samples.
+    samples = ["Eval samples"] if metrics else []
     headers = ["Machine", "Device", "Mode", f"Size ({unit})", "Size vs float32", *(QUALITY_HEADERS[m] for m in metrics),
-               f"Median ({t_unit})", f"p90 ({t_unit})", "FPS", "Speedup vs float32"]
+               *samples, f"Median ({t_unit})", f"p90 ({t_unit})", "FPS", "Speedup vs float32"]
     rows = []
     for run, c in cases:
         quality = [f"{100 * c.quality[m]:.2f}" if m in c.quality else "-" for m in metrics]
+        if samples:
+            quality.append(str(c.eval_samples or "-"))
         ratio = run.latency_ratio(c.key)
         rows.append([
             run.label, c.device, c.mode, num(c.model_bytes / scale, 4), _size_ratio(run, c), *quality,
