@@ -9,6 +9,7 @@ selected ids in that order, giving ids like ``test_invoke[mnist_cnn-int8-xnnpack
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import pytest
@@ -89,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--qbench-eval-limit must be at least 1 (omit it to evaluate everything)")
     config.stash[WORKSPACE] = ws
     config.stash[SELECTION] = _selection(config, ws)
+    _check_sample_requirements(config, ws)
     if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("capturemanager"):
         progress.set_sink(_terminal_sink(config))
     bench = getattr(config, "_benchmarksession", None)
@@ -96,6 +98,22 @@ def pytest_configure(config: pytest.Config) -> None:
         bench.machine_id = machine.machine_id(bench.machine_id)
         if hasattr(bench.storage, "default_machine_id"):
             bench.storage.default_machine_id = bench.machine_id
+
+
+def _check_sample_requirements(config: pytest.Config, ws) -> None:
+    """--qbench-samples draws with matplotlib, and segmentation maps in cityscapesscripts' colours: build-stage
+    packages that a run-stage install (a Pi with a bundle) lacks. Say so before the run, not after it."""
+    if not config.getoption("--qbench-samples"):
+        return
+    needed = ["matplotlib"]
+    if any(ws.model(m).task == "segmentation" for m in config.stash[SELECTION]["qbench_model"]):
+        needed.append("cityscapesscripts")
+    if missing := [m for m in needed if importlib.util.find_spec(m) is None]:
+        raise pytest.UsageError(
+            f"--qbench-samples draws with {' and '.join(missing)}, which this environment lacks (a run-stage install)\n"
+            "fix: pip install -r requirements/build.txt -c requirements/constraints.txt, "
+            "or draw the samples on the build machine"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -100,3 +100,18 @@ def test_bad_model_option_is_a_usage_error(pytester, suite, tmp_path):
     result = pytester.runpytest(*suite, f"--qbench-model=mine={tmp_path / 'missing.pb'},dataset=mnist")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "missing.pb" in result.stderr.str()
+
+
+@pytest.mark.parametrize("models, missing", [("mnist_cnn", ["matplotlib"]),
+                                             ("deeplab_scenes", ["matplotlib", "cityscapesscripts"])])
+def test_samples_without_their_packages_is_a_usage_error(pytester, suite, monkeypatch, tmp_path, models, missing):
+    """A run-stage install (requirements/run.txt only) has no matplotlib: refuse before the run, not after."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else find_spec(name, *a))
+    result = pytester.runpytest(*suite, "--qbench-models", models, "--qbench-samples", str(tmp_path / "samples"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"draws with {' and '.join(missing)}" in result.stderr.str()
+    assert "requirements/build.txt" in result.stderr.str()
+    assert not (tmp_path / "samples").exists()
