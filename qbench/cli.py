@@ -28,7 +28,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     ws = open_workspace(cache=args.cache, mnist=args.mnist, user_models=args.model, seg_size=args.seg_size,
-                        cityscapes=args.cityscapes, cityscapes_frames=args.cityscapes_frames)
+                        seg_alpha=args.seg_alpha, cityscapes=args.cityscapes, cityscapes_frames=args.cityscapes_frames)
     model_ids, mode_ids = selection.parse("models", args.models), selection.parse("modes", args.modes)
     for model_id in model_ids:
         for mode_id in mode_ids:
@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--model", action="append", default=[], metavar="ID=PATH[,key=value...]",
                        help="add your own model (see README: Bring your own model); repeatable")
     build.add_argument("--seg-size", metavar="HxW", help="built-in segmentation frame size (default 256x512)")
+    build.add_argument("--seg-alpha", metavar="A", help="built-in segmentation model's MobileNetV2 width (default 0.35)")
     build.add_argument("--cityscapes", help="real Cityscapes root (default: $CITYSCAPES_DATASET)")
     build.add_argument("--cityscapes-frames", type=int, default=60, help="val frames to evaluate (thesis: 60)")
     build.add_argument("--out", metavar="DIR", help="also write a portable run-stage bundle there (Pi, run image)")

@@ -37,6 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "e.g. deeplab=frozen.pb,inputs=sub_7,outputs=ResizeBilinear_2,dataset=cityscapes")
     group.addoption("--qbench-seg-size", default=None, metavar="HxW",
                     help="frame size of the built-in segmentation workload (default 256x512; CI uses 128x256)")
+    group.addoption("--qbench-seg-alpha", default=None, metavar="A",
+                    help="MobileNetV2 width multiplier of the built-in segmentation model (default 0.35)")
     group.addoption("--qbench-cityscapes", default=None, metavar="DIR",
                     help="real Cityscapes root (leftImg8bit/, gtFine/); default: $CITYSCAPES_DATASET")
     group.addoption("--qbench-cityscapes-frames", type=int, default=60, metavar="N",
@@ -80,6 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 mnist=config.getoption("--qbench-mnist"),
                 user_models=config.getoption("--qbench-model"),
                 seg_size=config.getoption("--qbench-seg-size"),
+                seg_alpha=config.getoption("--qbench-seg-alpha"),
                 cityscapes=config.getoption("--qbench-cityscapes"),
                 cityscapes_frames=config.getoption("--qbench-cityscapes-frames"),
             )

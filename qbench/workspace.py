@@ -159,12 +159,15 @@ def open_workspace(
     seg_size: str | None = None,
     cityscapes: str | Path | None = None,
     cityscapes_frames: int = 60,
+    seg_alpha: str | None = None,
 ) -> Workspace:
     """A Workspace from command-line style settings, checking them before anything is built."""
     from qbench import selection
-    from qbench.models.deeplab_scenes import parse_size
+    from qbench.models.deeplab_scenes import parse_alpha, parse_size
 
     selection.add_user_models(user_models)
-    parse_size(seg_size)  # a bad size is one clear error, not a failure in every segmentation case
-    options = {"seg_size": seg_size, "cityscapes": cityscapes, "cityscapes_frames": cityscapes_frames}
+    parse_size(seg_size)  # a bad setting is one clear error, not a failure in every segmentation case
+    parse_alpha(seg_alpha)
+    options = {"seg_size": seg_size, "seg_alpha": seg_alpha, "cityscapes": cityscapes,
+               "cityscapes_frames": cityscapes_frames}
     return Workspace(Cache(cache), mnist_source=mnist, options=options)

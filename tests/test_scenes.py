@@ -5,7 +5,7 @@ import pytest
 
 from qbench.data import scenes
 from qbench.errors import QbenchError
-from qbench.models.deeplab_scenes import parse_size
+from qbench.models.deeplab_scenes import parse_alpha, parse_size
 
 
 def test_a_seed_renders_the_same_frame_every_time():
@@ -47,3 +47,25 @@ def test_segmentation_size_option(text, size):
 def test_bad_segmentation_size_is_a_clear_error(text):
     with pytest.raises(QbenchError, match="segmentation size"):
         parse_size(text)
+
+
+@pytest.mark.parametrize("text, alpha", [(None, 0.35), ("0.5", 0.5), ("1", 1.0), ("1.4", 1.4)])
+def test_width_multiplier_option(text, alpha):
+    assert parse_alpha(text) == alpha
+
+
+@pytest.mark.parametrize("text, problem", [("wide", "not a number"), ("0", "outside"), ("2", "outside")])
+def test_bad_width_multiplier_is_a_clear_error(text, problem):
+    with pytest.raises(QbenchError, match=f"width multiplier.*{problem}"):
+        parse_alpha(text)
+
+
+def test_width_multiplier_is_part_of_the_model_key_and_relaxes_the_floor(tmp_path):
+    """Another width is another trained model (its own cache entry); the 0.55 floor was set for 0.35 only."""
+    from qbench.models import registry
+    from qbench.workspace import open_workspace
+
+    spec = registry.get("deeplab_scenes")
+    default, half = (open_workspace(cache=tmp_path, seg_alpha=a) for a in (None, "0.5"))
+    assert spec.key_parts(default)["hyper"]["alpha"] == 0.35 and spec.key_parts(half)["hyper"]["alpha"] == 0.5
+    assert spec.floors_for(default) == {"miou": 0.55} and spec.floors_for(half) == spec.small_floors

@@ -47,6 +47,20 @@ def parse_size(text: str | None) -> tuple[int, int]:
     return h, w
 
 
+def parse_alpha(text: str | float | None) -> float:
+    """MobileNetV2's width multiplier: 0 < alpha <= 1.4, default 0.35 (the one the floors were set for)."""
+    if text is None or text == "":
+        return ALPHA
+    try:
+        alpha = float(text)
+    except ValueError:
+        raise QbenchError(f"width multiplier {text!r} is not a number", "e.g. --qbench-seg-alpha 0.5") from None
+    if not 0 < alpha <= 1.4:
+        raise QbenchError(f"width multiplier {alpha:g} is outside (0, 1.4]",
+                          "MobileNetV2's widths run from a fraction of the network up to 1.4: e.g. 0.35, 0.5, 1.0")
+    return alpha
+
+
 def _recipe_digest() -> str:
     """The generator's and the model's code: a change to either that can alter data or weights invalidates both."""
     from qbench.data import scenes
@@ -58,19 +72,24 @@ def _recipe_digest() -> str:
 class DeeplabScenes(ModelSpec):
     id = "deeplab_scenes"
     task = "segmentation"
-    description = "DeepLabV3+-lite MobileNetV2 (alpha 0.35) trained on procedural Cityscapes-style scenes"
+    description = "DeepLabV3+-lite MobileNetV2 (alpha 0.35 by default) trained on procedural Cityscapes-style scenes"
     eval_batch = 4
     # At the default 256x512: seed 0 with these settings scores 0.553 float32 mIoU on the 60 eval frames
     # (x86_64, TF 2.21). Thin margin: other initialisations spread about +-0.03 (tuning runs 0.539-0.578).
     floors = {"miou": 0.55}
-    #: Smaller frames (CI) hold less detail: only a sanity floor, well above what a colour lookup scores.
+    #: Smaller frames (CI) hold less detail, and another width is untested: only a sanity floor, well above
+    #: what a colour lookup scores.
     small_floors = {"miou": 0.30}
 
     def floors_for(self, ws) -> dict[str, float]:
-        return dict(self.floors if self.size(ws) == DEFAULT_SIZE else self.small_floors)
+        default = self.size(ws) == DEFAULT_SIZE and self.alpha(ws) == ALPHA
+        return dict(self.floors if default else self.small_floors)
 
     def size(self, ws) -> tuple[int, int]:
         return parse_size(ws.options.get("seg_size"))
+
+    def alpha(self, ws) -> float:
+        return parse_alpha(ws.options.get("seg_alpha"))
 
     def split(self, ws, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         """A scene split at the workspace's size, generated once and cached."""
@@ -95,7 +114,7 @@ class DeeplabScenes(ModelSpec):
             "model": self.id,
             "size": list(self.size(ws)),
             "recipe": _recipe_digest(),
-            "hyper": {"alpha": ALPHA, "frames": TRAIN_FRAMES, "epochs": EPOCHS, "batch": BATCH,
+            "hyper": {"alpha": self.alpha(ws), "frames": TRAIN_FRAMES, "epochs": EPOCHS, "batch": BATCH,
                       "lr": LEARNING_RATE, "class_weight_power": CLASS_WEIGHT_POWER, "loss_stride": LOSS_STRIDE,
                       "seed": SEED},
             "versions": build_versions(),
@@ -117,9 +136,11 @@ class DeeplabScenes(ModelSpec):
         deterministic_tensorflow(SEED)
         images, labels = self.split(ws, "train", TRAIN_FRAMES)
         h, w = self.size(ws)
-        progress.log(f"training {self.id} at {h}x{w}: {EPOCHS} epochs on {len(images)} frames (seed {SEED})")
+        alpha = self.alpha(ws)
+        progress.log(f"training {self.id} (alpha {alpha:g}) at {h}x{w}: {EPOCHS} epochs on {len(images)} frames "
+                     f"(seed {SEED})")
         model = deeplab.train_model(
-            images, labels, alpha=ALPHA, seed=SEED, epochs=EPOCHS, batch_size=BATCH,
+            images, labels, alpha=alpha, seed=SEED, epochs=EPOCHS, batch_size=BATCH,
             learning_rate=LEARNING_RATE, class_weight_power=CLASS_WEIGHT_POWER, loss_stride=LOSS_STRIDE,
             log=lambda msg: progress.log(f"{self.id}: {msg}"),
         )
