@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -92,7 +93,7 @@ class _Data:
         note = f"{samples} eval samples" if samples else ""
         if left:
             note += f"; left out, scored on fewer: {', '.join(left)}"
-        return note
+        return textwrap.fill(note, 100)  # long machine labels must not run under the legend
 
     def run_title(self, run: Run) -> str:
         """A panel's run label, with its evaluation size when the runs were scored on different sets."""
