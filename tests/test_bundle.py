@@ -144,3 +144,19 @@ def test_the_run_stage_from_a_bundle_never_imports_tensorflow(bundle, qbench):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == qbench.evaluate(MODEL, "int8", DEVICE)["predictions_sha256"]
+
+
+@pytest.mark.parametrize(
+    "x, stored",
+    [(np.array([[0.0, 17.0, 255.0]], np.float32), np.uint8),  # scene pixels: whole numbers 0..255
+     (np.array([[0.0, 0.5, 1.0]], np.float32), np.float32),  # normalized MNIST
+     (np.array([[-1.0, 3.0]], np.float32), np.float32),
+     (np.array([[256.0]], np.float32), np.float32)],
+    ids=["pixels", "fractions", "negative", "above-255"],
+)
+def test_eval_inputs_are_stored_compactly_only_when_exact(x, stored):
+    from qbench.bundle import compact
+
+    packed = compact(x)
+    assert packed.dtype == stored
+    np.testing.assert_array_equal(packed.astype(x.dtype), x)
