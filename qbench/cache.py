@@ -45,10 +45,10 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def code_digest(*modules) -> str:
-    """sha256 of the modules' code as Python sees it: comments, docstrings and layout do not count, so
-    only an edit that can change what the code computes invalidates the artifacts built from it."""
-    h = hashlib.sha256()
+def code_digest(*modules, extra: str = "") -> str:
+    """sha256 of the modules' code as Python sees it (plus ``extra``): comments, docstrings and layout do
+    not count, so only an edit that can change what the code computes invalidates the artifacts built from it."""
+    h = hashlib.sha256(extra.encode())
     for module in modules:
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
         for node in ast.walk(tree):

@@ -62,11 +62,12 @@ def parse_alpha(text: str | float | None) -> float:
 
 
 def _recipe_digest() -> str:
-    """The generator's and the model's code: a change to either that can alter data or weights invalidates both."""
-    from qbench.data import scenes
+    """The generator's, the class table's and the model's code, and the class names cityscapesscripts gives:
+    a change to any that can alter data or weights invalidates both."""
+    from qbench.data import labels, scenes
     from qbench.models import deeplab
 
-    return code_digest(scenes, deeplab)
+    return code_digest(scenes, labels, deeplab, extra=repr(labels.class_names()))
 
 
 class DeeplabScenes(ModelSpec):
