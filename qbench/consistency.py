@@ -28,6 +28,7 @@ from qbench.report.tables import markdown_table
 FLOAT_OUTPUT_RTOL = 1e-3  # of the sample's largest magnitude
 QUALITY_TOL = 0.002  # accuracy / pixel accuracy / mIoU, absolute
 INTEGER_LSB_TOL = 1
+DIGEST = "outputs_xxh3_128"  # qbench before 2026-11-27 wrote outputs_sha256, which is not comparable with it
 
 
 @dataclass
@@ -46,9 +47,10 @@ def _sample_diff(a: Case, b: Case) -> float | None:
 
 def _judge(a: Case, b: Case) -> tuple[str, str | None]:
     """(what was seen, the rule broken or None)."""
-    if not a.info.get("outputs_xxh3_128") or not b.info.get("outputs_xxh3_128"):
-        return "no output digests", "re-run both with this qbench: results lack outputs_xxh3_128"
-    if a.info["outputs_xxh3_128"] == b.info["outputs_xxh3_128"]:
+    if not a.info.get(DIGEST) or not b.info.get(DIGEST):
+        older = " (made by an older qbench: outputs_sha256)" if "outputs_sha256" in (a.info | b.info) else ""
+        return "no comparable output digests" + older, f"re-run both with this qbench: results lack {DIGEST}"
+    if a.info[DIGEST] == b.info[DIGEST]:
         return "bit-identical", None
     diff = _sample_diff(a, b)
     kernels = {a.info.get("backend", {}).get("kernels"), b.info.get("backend", {}).get("kernels")}

@@ -77,3 +77,14 @@ def test_runs_without_common_cases_are_refused(tmp_path):
     b = with_outputs(make_run(devices=("reference",)))
     with pytest.raises(QbenchError, match="nothing|no model"):
         compare(write(tmp_path / "a.json", a), write(tmp_path / "b.json", b))
+
+
+def test_a_run_from_an_older_qbench_is_named_not_judged(runs):
+    """Runs saved before the xxh3 digest carry outputs_sha256: not comparable, and the table says why."""
+    tmp_path, x86, arm = runs
+    info = find(arm, "mnist_cnn", "int8", "xnnpack")
+    info["outputs_sha256"] = info.pop("outputs_xxh3_128")
+    result = check(tmp_path, x86, arm)
+    assert not result.passed
+    assert "older qbench" in result.table
+    assert result.failures == ["mnist_cnn/int8/xnnpack: re-run both with this qbench: results lack outputs_xxh3_128"]
