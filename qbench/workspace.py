@@ -49,7 +49,7 @@ class RunStage:
         return runtime.Runner(self.tflite(model_id, mode_id).path, runtime.get(device_id))
 
     def evaluate(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
-        """Quality of one model x mode x device on the full eval set (memoized for the session).
+        """Quality of one model x mode x device on the evaluation set (memoized for the session).
 
         Devices that end up running the same kernels with the same thread count compute the same thing:
         a model XNNPACK declines entirely (int16x8: 0 delegate partitions) runs the built-in kernels on

@@ -207,5 +207,10 @@ def test_runs_scored_on_fewer_samples_are_not_pooled(tmp_path):
     assert one.run_title(runs[0]) == runs[0].label and one.pooled_note == "60 eval samples"
     result = write_report([x86, arm], tmp_path / "report")
     assert "Eval samples" in result.markdown
+    for case in runs[0].cases.values():  # a run that does not say how many samples it scored is kept, unlabelled
+        case.info.pop("eval_samples")
+    data = _Data("deeplab_scenes", [(r, list(r.cases.values())) for r in runs])
+    assert len(data.comparable) == len(data.cases) and data.pooled_note == "20 eval samples"
+    assert data.run_title(runs[0]) == runs[0].label
     for png in result.figures:
         assert_real_png(png)

@@ -80,16 +80,17 @@ class _Data:
     @property
     def comparable(self) -> list[Case]:
         """The cases whose quality may be pooled across runs: those scored on the most evaluation samples.
-        Quality on the first N samples (``--qbench-eval-limit``) is not comparable with the full set's."""
-        most = max((c.eval_samples or 0 for c in self.cases), default=0)
-        return [c for c in self.cases if (c.eval_samples or 0) == most]
+        Quality on the first N samples (``--qbench-eval-limit``) is not comparable with the full set's;
+        a case that does not say (a run from elsewhere) is kept."""
+        most = max((c.eval_samples for c in self.cases if c.eval_samples), default=None)
+        return [c for c in self.cases if c.eval_samples in (None, most)]
 
     @property
     def pooled_note(self) -> str:
         """What a pooled quality figure says about the evaluation sets behind it."""
-        kept = self.comparable
-        left = sorted({run.label for run, cases in self.per_run if any(c not in kept for c in cases)})
-        samples = kept[0].eval_samples if kept and kept[0].eval_samples else None
+        kept = {id(c) for c in self.comparable}
+        left = sorted({run.label for run, cases in self.per_run if any(id(c) not in kept for c in cases)})
+        samples = max((c.eval_samples for c in self.cases if c.eval_samples), default=None)
         note = f"{samples} eval samples" if samples else ""
         if left:
             note += f"; left out, scored on fewer: {', '.join(left)}"
@@ -97,10 +98,10 @@ class _Data:
 
     def run_title(self, run: Run) -> str:
         """A panel's run label, with its evaluation size when the runs were scored on different sets."""
-        if len({c.eval_samples for c in self.cases}) < 2:
+        if len({c.eval_samples for c in self.cases if c.eval_samples}) < 2:
             return run.label
-        samples = {c.eval_samples for r, cases in self.per_run if r is run for c in cases}
-        return f"{run.label} (quality on {'/'.join(str(n) for n in sorted(samples, key=str))} samples)"
+        samples = sorted({c.eval_samples for r, cases in self.per_run if r is run for c in cases if c.eval_samples})
+        return f"{run.label} (quality on {'/'.join(map(str, samples))} samples)" if samples else run.label
 
     def speedup(self, case: Case) -> float | None:
         run = next(run for run, cases in self.per_run if any(c is case for c in cases))
