@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-IGNORE = 255
+from qbench.data.labels import IGNORE
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:

@@ -78,20 +78,22 @@ class _Data:
         return None if seconds is None else seconds * self.time_unit[1]
 
     @property
+    def most_samples(self) -> int | None:
+        return max((c.eval_samples for c in self.cases if c.eval_samples), default=None)
+
+    @property
     def comparable(self) -> list[Case]:
         """The cases whose quality may be pooled across runs: those scored on the most evaluation samples.
         Quality on the first N samples (``--qbench-eval-limit``) is not comparable with the full set's;
         a case that does not say (a run from elsewhere) is kept."""
-        most = max((c.eval_samples for c in self.cases if c.eval_samples), default=None)
-        return [c for c in self.cases if c.eval_samples in (None, most)]
+        return [c for c in self.cases if c.eval_samples in (None, self.most_samples)]
 
     @property
     def pooled_note(self) -> str:
         """What a pooled quality figure says about the evaluation sets behind it."""
         kept = {id(c) for c in self.comparable}
         left = sorted({run.label for run, cases in self.per_run if any(id(c) not in kept for c in cases)})
-        samples = max((c.eval_samples for c in self.cases if c.eval_samples), default=None)
-        note = f"{samples} eval samples" if samples else ""
+        note = f"{self.most_samples} eval samples" if self.most_samples else ""
         if left:
             note += f"; left out, scored on fewer: {', '.join(left)}"
         return textwrap.fill(note, 100)  # long machine labels must not run under the legend
