@@ -27,7 +27,7 @@ import qbench
 from qbench import selection
 from qbench.cache import Artifact, sha256_file
 from qbench.errors import QbenchError
-from qbench.models.registry import EvalSet
+from qbench.data.base import EvalSet
 from qbench.versions import build_versions, run_versions
 from qbench.workspace import RunStage, Workspace
 
@@ -104,7 +104,8 @@ def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path
         spec, data = ws.model(model_id), ws.eval_set(model_id)
         eval_name = f"{model_id}-eval.npz"
         np.savez_compressed(
-            folder / eval_name, x=compact(data.x), x_dtype=data.x.dtype.name, y=data.y,
+            folder / eval_name, x=compact(data.x), x_dtype=data.x.dtype.name,
+            y=np.zeros(0, np.uint8) if data.y is None else data.y, labelled=data.y is not None,
             num_classes=data.num_classes, class_names=np.array(data.class_names, dtype=str),
         )
         files[eval_name] = _facts(folder / eval_name)
@@ -199,13 +200,13 @@ class BundleWorkspace(RunStage):
 
     Opening checks that every file is present with its manifest size; each file's sha256 is checked the
     first time it is used, so a session reads only what it measures and never measures a damaged file.
-    It inherits runner/evaluate/result_info from Workspace; the build-stage methods (mnist, source) do not apply.
+    It inherits runner/evaluate/verdict/result_info from RunStage; the build-stage methods (data, source) do not apply.
     """
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, settings=None):
         self.path = Path(path).expanduser()
         self.manifest = _read_manifest(self.path)
-        super().__init__(BundleStore(self.path))
+        super().__init__(BundleStore(self.path), settings)
         self._verified: set[str] = set()
         damaged = [p for name, facts in self.manifest["files"].items() if (p := _size_problem(self.path / name, facts))]
         if damaged:
@@ -260,7 +261,9 @@ class BundleWorkspace(RunStage):
             with np.load(self._file(self._entry(model_id)["eval_set"]), allow_pickle=False) as npz:
                 names = tuple(str(n) for n in npz["class_names"])
                 x = npz["x"].astype(str(npz["x_dtype"])) if "x_dtype" in npz else npz["x"]
-                return EvalSet(x, npz["y"], int(npz["num_classes"]), names)
+                labelled = bool(npz["labelled"]) if "labelled" in npz else True  # bundles before fidelity: labelled
+                y = npz["y"] if labelled else None
+                return EvalSet(x, y, int(npz["num_classes"]), names)
 
         return self._once(("eval", model_id), load)
 

@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from qbench import modes, runtime, selection
+from qbench import modes, runtime, selection, settings, tasks
 from qbench.bundle import write_bundle
+from qbench.data import registry as datasets
 from qbench.errors import QbenchError
+from qbench.options import BUILD
 from qbench.models import registry
 from qbench.workspace import open_workspace
 
@@ -17,6 +19,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("models:")
     for spec in registry.models().values():
         print(f"  {spec.id:<16} {spec.task:<15} {spec.description}")
+    print("datasets (--qbench-model ...,dataset=KIND[:PATH]):")
+    for kind in datasets.kinds().values():
+        print(f"  {kind.id + (':PATH' if kind.takes_path else ''):<16} {kind.task:<15} {kind.description}")
+    print("tasks:")
+    for task in tasks.TASKS.values():
+        print(f"  {task.id:<16} {task.description}")
     print("modes:")
     for mode in modes.MODES.values():
         print(f"  {mode.id:<16} {mode.description}")
@@ -27,9 +35,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    ws = open_workspace(cache=args.cache, mnist=args.mnist, user_models=args.model, seg_size=args.seg_size,
-                        seg_alpha=args.seg_alpha, cityscapes=args.cityscapes, cityscapes_frames=args.cityscapes_frames)
-    model_ids, mode_ids = selection.parse("models", args.models), selection.parse("modes", args.modes)
+    chosen = settings.parse(lambda option: getattr(args, option.dest, None))
+    ws = open_workspace(chosen)
+    model_ids, mode_ids = selection.parse("models", chosen.models), selection.parse("modes", chosen.modes)
     for model_id in model_ids:
         for mode_id in mode_ids:
             if not selection.allowed(model_id, mode_id):
@@ -71,7 +79,7 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
-GATE_OVERRIDES = ("accuracy_tol", "pixel_accuracy_tol", "miou_tol", "size_tol", "latency_ratio_tol",
+GATE_OVERRIDES = ("accuracy_tol", "pixel_accuracy_tol", "miou_tol", "snr_db_tol", "size_tol", "latency_ratio_tol",
                   "raw", "raw_alpha", "raw_min_shift", "fail_on_missing")
 
 
@@ -81,16 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="the models, modes and devices qbench knows").set_defaults(func=cmd_list)
 
     build = sub.add_parser("build", help="train and convert every selected model x mode into the cache")
-    build.add_argument("--models", help="comma-separated model ids (default: all)")
-    build.add_argument("--modes", help="comma-separated mode ids (default: all)")
-    build.add_argument("--cache", help="cache directory (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
-    build.add_argument("--mnist", help="your own MNIST (IDX folder, .npz or wheel)")
-    build.add_argument("--model", action="append", default=[], metavar="ID=PATH[,key=value...]",
-                       help="add your own model (see README: Bring your own model); repeatable")
-    build.add_argument("--seg-size", metavar="HxW", help="built-in segmentation frame size (default 256x512)")
-    build.add_argument("--seg-alpha", metavar="A", help="built-in segmentation model's MobileNetV2 width (default 0.35)")
-    build.add_argument("--cityscapes", help="real Cityscapes root (default: $CITYSCAPES_DATASET)")
-    build.add_argument("--cityscapes-frames", type=int, default=60, help="val frames to evaluate (thesis: 60)")
+    for option in settings.for_stage(BUILD):  # the same declarations the pytest plugin's --qbench-* come from
+        kwargs = {"action": "store_true"} if option.flag else {
+            "action": "append" if option.repeat else "store", "metavar": option.metavar}
+        build.add_argument(f"--{option.name}", dest=option.dest, help=option.help, **kwargs)
     build.add_argument("--out", metavar="DIR", help="also write a portable run-stage bundle there (Pi, run image)")
     build.set_defaults(func=cmd_build)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from qbench import modes
 from qbench.errors import QbenchError
-from qbench.report.load import QUALITY_METRICS, Case, Run, case_sort_key, load_run
+from qbench.report.load import LABEL_METRICS, Case, Run, case_sort_key, load_run
 from qbench.report.tables import markdown_table
 
 FLOAT_OUTPUT_RTOL = 1e-3  # of the sample's largest magnitude
@@ -55,7 +55,7 @@ def _judge(a: Case, b: Case) -> tuple[str, str | None]:
     diff = _sample_diff(a, b)
     kernels = {a.info.get("backend", {}).get("kernels"), b.info.get("backend", {}).get("kernels")}
     integer = modes.MODES[a.mode].calibrated if a.mode in modes.MODES else False
-    quality = max((abs(a.quality[m] - b.quality[m]) for m in QUALITY_METRICS if m in a.quality and m in b.quality),
+    quality = max((abs(a.quality[m] - b.quality[m]) for m in LABEL_METRICS if m in a.quality and m in b.quality),
                   default=0.0)
     seen = f"outputs differ (sample max |diff| {diff if diff is not None else '?'})"
     if integer and kernels == {"xnnpack"}:
@@ -83,7 +83,7 @@ def compare(run_a: Path, run_b: Path) -> ConsistencyResult:
         ca, cb = a.cases[key], b.cases[key]
         seen, broken = _judge(ca, cb)
         same_pred = ca.info.get("predictions_sha256") == cb.info.get("predictions_sha256")
-        quality = "; ".join(f"{m} {ca.quality[m]:.4f}→{cb.quality[m]:.4f}" for m in QUALITY_METRICS
+        quality = "; ".join(f"{m} {ca.quality[m]:.4f}→{cb.quality[m]:.4f}" for m in LABEL_METRICS
                             if m in ca.quality and m in cb.quality)
         backend = f"{ca.info.get('backend', {}).get('kernels', '?')}/{cb.info.get('backend', {}).get('kernels', '?')}"
         rows.append([*key, backend, seen, "same" if same_pred else "differ", quality, "FAIL" if broken else "ok"])

@@ -6,7 +6,6 @@ stage can import everything else without it.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,29 +14,7 @@ import numpy as np
 
 from qbench.errors import QbenchError
 from qbench.modes import Mode
-
-
-def tensorflow():
-    """Import TensorFlow quietly, with a clear error where only the run stage is installed."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-    except ImportError:
-        raise QbenchError(
-            "an artifact is missing from the cache and building it needs TensorFlow, which is not installed",
-            "build on a machine with requirements/build.txt (`qbench build --out DIR`) "
-            "and run here with --qbench-bundle DIR",
-        ) from None
-    return tf
-
-
-def deterministic_tensorflow(seed: int) -> None:
-    """Same seed and same op order on every run: the trained weights are reproducible."""
-    tf = tensorflow()
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+from qbench.tf import tensorflow
 
 
 def _converter(tf, source: Path, source_format: str, args: dict[str, Any]):
@@ -64,7 +41,7 @@ def convert(source: Path, source_format: str, mode: Mode, calibration: np.ndarra
                               "import the Keras/SavedModel/frozen graph it came from to get the other modes")
         return source.read_bytes()
     if source_format == "saved_model" and source.is_file():  # the cache keeps SavedModels as one tar file
-        from qbench.models.imported import unpack_saved_model
+        from qbench.models.imported.formats import unpack_saved_model
 
         with tempfile.TemporaryDirectory() as tmp:  # must outlive converter.convert(), which rereads it
             return convert(unpack_saved_model(source, Path(tmp)), source_format, mode, calibration, **args)

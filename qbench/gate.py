@@ -18,7 +18,7 @@ from statistics import median
 from scipy.stats import mannwhitneyu
 
 from qbench.errors import QbenchError
-from qbench.report.load import BASELINE_MODE, QUALITY_METRICS, Case, CaseKey, Run, case_sort_key, load_run, short_cpu
+from qbench.report.load import BASELINE_MODE, GATED_METRICS, Case, CaseKey, Run, case_sort_key, load_run, short_cpu
 from qbench.report.tables import markdown_table
 
 RAW_CHOICES = ("auto", "require", "off")
@@ -30,6 +30,7 @@ class GateConfig:
     accuracy_tol: float = 0.002  # largest allowed absolute drop
     pixel_accuracy_tol: float = 0.005
     miou_tol: float = 0.005
+    snr_db_tol: float = 3.0  # fidelity: largest allowed drop of the worst output's SNR against float32, in dB
     size_tol: float = 0.0  # largest allowed relative growth of the model file
     latency_ratio_tol: float = 0.25  # largest allowed relative growth of (mode latency / float32 latency)
     raw: str = "auto"  # raw-sample test: auto = when comparable, require = error when not, off
@@ -81,10 +82,10 @@ class GateConfig:
         return replace(self, **given)
 
     def tolerance(self, metric: str) -> float:
-        return getattr(self, f"{metric}_tol")
+        return getattr(self, GATED_METRICS[metric])
 
     def describe(self) -> str:
-        quality = ", ".join(f"{m} may drop <= {self.tolerance(m):g}" for m in QUALITY_METRICS)
+        quality = ", ".join(f"{m} may drop <= {self.tolerance(m):g}" for m in GATED_METRICS)
         return (f"{quality} (absolute); model size may grow <= {self.size_tol:.0%}; latency / float32 on the same "
                 f"device may grow <= {self.latency_ratio_tol:.0%}; raw latency ({self.raw}): fails when Mann-Whitney "
                 f"p < {self.raw_alpha:g} and slower by >= {self.raw_min_shift:.0%}")
@@ -149,7 +150,7 @@ def gate(baseline: Path, current: Path, config: GateConfig | None = None) -> Gat
     sections = []
     for model in dict.fromkeys(key[0] for key in common):
         keys = [k for k in common if k[0] == model]
-        metrics = [m for m in QUALITY_METRICS if any(m in r.cases[k].quality for k in keys for r in (base, cur))]
+        metrics = [m for m in GATED_METRICS if any(m in r.cases[k].quality for k in keys for r in (base, cur))]
         headers = ["Mode", "Device", *metrics, "Size (KiB)", "Latency / float32", "Raw latency", "Verdict"]
         rows = []
         for key in keys:
@@ -247,11 +248,11 @@ def _quality(metric: str, b: Case, c: Case, tol: float, name: str) -> tuple[str,
     if metric not in b.quality:
         return ("-", None) if metric not in c.quality else (f"new {c.quality[metric]:.4f}", None)
     if metric not in c.quality:
-        return "missing", Failure(name, f"{metric}_tol", f"{metric} is missing from the current run")
+        return "missing", Failure(name, GATED_METRICS[metric], f"{metric} is missing from the current run")
     bv, cv = b.quality[metric], c.quality[metric]
     cell = f"{bv:.4f} -> {cv:.4f} ({cv - bv:+.4f})"
     if round(bv - cv, 9) > tol:
-        return cell, Failure(name, f"{metric}_tol",
+        return cell, Failure(name, GATED_METRICS[metric],
                              f"{metric} dropped by {bv - cv:.4f} ({bv:.4f} -> {cv:.4f}); allowed drop {tol:g}")
     return cell, None
 

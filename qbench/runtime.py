@@ -12,12 +12,21 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from qbench.errors import QbenchError, lookup
 from qbench.quantize import QuantParams, dequantize, quantize
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    index: int
+    shape: tuple[int, ...]  # per sample
+    dtype: np.dtype
+    quant: QuantParams | None
 
 
 @dataclass(frozen=True)
@@ -80,9 +89,12 @@ class Runner:
             ) from None
         self.init_s = time.perf_counter() - start
         self.input = self.interpreter.get_input_details()[0]
-        self.output_detail = self.interpreter.get_output_details()[0]
+        self.output_details = self.interpreter.get_output_details()
+        self.output_detail = self.output_details[0]
         self.input_q = _qparams(self.input)
         self.output_q = _qparams(self.output_detail)
+        self.outputs = [TensorInfo(d["name"], d["index"], tuple(int(v) for v in d["shape"][1:]), np.dtype(d["dtype"]),
+                                   _qparams(d)) for d in self.output_details]
         self.batch_size = 1
         if batch_size != 1:
             self.resize(batch_size)
@@ -115,7 +127,8 @@ class Runner:
         self.interpreter.resize_tensor_input(self.input["index"], [batch_size, *self.input_shape])
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
-        self.output_detail = self.interpreter.get_output_details()[0]
+        self.output_details = self.interpreter.get_output_details()
+        self.output_detail = self.output_details[0]
         self.batch_size = batch_size
 
     def check_shape(self, x: np.ndarray) -> None:
@@ -144,14 +157,12 @@ class Runner:
         raw = self.raw_output()
         return dequantize(raw, self.output_q) if self.output_q else raw.astype(np.float32)
 
-    def map_batches(
-        self, x: np.ndarray, reduce: Callable[[np.ndarray], np.ndarray], batch_size: int = 256
-    ) -> np.ndarray:
-        """Run all of ``x`` in batches and concatenate ``reduce(raw output)`` (e.g. an argmax).
+    def map_batches(self, x: np.ndarray, reduce: Callable[[list[np.ndarray]], Any], batch_size: int = 256) -> list:
+        """Run all of ``x`` in batches and return ``reduce(raw outputs)`` of each batch (e.g. an argmax).
 
-        ``reduce`` sees the raw output: dequantizing is a monotonic map (positive scale), so an argmax over
+        ``reduce`` sees every raw output: dequantizing is a monotonic map (positive scale), so an argmax over
         raw integers equals the argmax over dequantized values and skips a float copy of large outputs.
-        It sees it in place (a view of the interpreter's buffer, no 10 MB copy per segmentation frame), so
+        It sees them in place (views of the interpreter's buffers, no 10 MB copy per segmentation frame), so
         it must return new arrays and keep no reference to its argument.
         """
         self.check_shape(x)
@@ -159,5 +170,5 @@ class Runner:
         for start in range(0, len(x), batch_size):
             self.set_input(x[start : start + batch_size])
             self.invoke()
-            parts.append(reduce(self.interpreter.tensor(self.output_detail["index"])()))
-        return np.concatenate(parts)
+            parts.append(reduce([self.interpreter.tensor(d["index"])() for d in self.output_details]))
+        return parts

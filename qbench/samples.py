@@ -195,30 +195,58 @@ def to_display(x: np.ndarray) -> np.ndarray:
     return np.round(255 * (x - lo) / np.where(hi > lo, hi - lo, 1)).astype(np.uint8)
 
 
-SEGMENTATION_FRAMES = 4  # predicted per mode for the pictures; the metrics come from the full evaluation
+def write_fidelity_samples(
+    inputs: np.ndarray,
+    outputs_by_mode: Mapping[str, tuple[np.ndarray, ...]],
+    metrics_by_mode: Mapping[str, Mapping],
+    out: Path | str,
+    *,
+    baseline: str = "float32",
+    max_points: int = 4000,
+    filename: str = "fidelity-0000.png",
+) -> list[Path]:
+    """For the first input: the input (when it is an image) and, per output, each mode's values against float32's
+    (on the diagonal = identical), captioned with the mode's SNR over the whole evaluation set."""
+    if baseline not in outputs_by_mode:
+        raise ValueError(f"fidelity samples need the {baseline} outputs as the reference")
+    reference = outputs_by_mode[baseline]
+    modes = [m for m in outputs_by_mode if m != baseline] or [baseline]
+    image = np.asarray(inputs[0])
+    show_image = image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in (1, 3))
+    columns = len(reference) + int(show_image)
+    fig = Figure(figsize=(3.2 * columns + 0.4, 3.0 * len(modes) + 0.5), dpi=100)
+    grid = fig.subplots(len(modes), columns, squeeze=False)
+    for row, mode in zip(grid, modes):
+        if show_image:
+            row[0].imshow(to_display(image[None])[0].squeeze(), cmap="gray")
+            row[0].set_title("input 0", fontsize=9)
+            row[0].axis("off")
+        result = metrics_by_mode.get(mode, {})
+        per_output = result.get("fidelity_outputs", {})
+        for k, (ax, ref, got) in enumerate(zip(row[int(show_image):], reference, outputs_by_mode[mode])):
+            x, y = np.ravel(ref[0]), np.ravel(got[0])
+            step = max(1, x.size // max_points)
+            ax.scatter(x[::step], y[::step], s=3, alpha=0.5, color=WRONG if mode != baseline else RIGHT)
+            lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+            ax.plot([lo, hi], [lo, hi], color=CAPTION, lw=0.8)
+            snr = per_output.get(str(k), {}).get("snr_db")
+            ax.set_title(f"{mode}: output {k}" + (f", SNR {snr:.1f} dB" if snr is not None else ""), fontsize=9)
+            ax.set_xlabel(f"{baseline} value", fontsize=8)
+            ax.set_ylabel(f"{mode} value", fontsize=8)
+    fig.suptitle("outputs against float32 on the first input (diagonal: identical)", fontsize=11)
+    fig.tight_layout()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return [_save(fig, out / filename)]
 
 
 def write_run_samples(ws, model_ids: list[str], mode_ids: list[str], device_id: str, out: Path | str) -> list[Path]:
-    """Predict with every model x mode on one device and write its sample pictures to ``out/<model>/``."""
-    from qbench.measure import predict
-    from qbench.models.registry import EvalSet
-
+    """Each model's task draws its modes' predictions on one device into ``out/<model>/``."""
     written: list[Path] = []
     for model_id in model_ids:
-        spec, data = ws.model(model_id), ws.eval_set(model_id)
-        only = getattr(spec, "only_modes", None)
+        only = getattr(ws.model(model_id), "only_modes", None)
         modes = [m for m in mode_ids if only is None or m in only]
-        if spec.task == "segmentation":
-            data = EvalSet(data.x[:SEGMENTATION_FRAMES], data.y[:SEGMENTATION_FRAMES], data.num_classes,
-                           data.class_names)
-        predictions = {m: predict(ws.runner(model_id, m, device_id), data, spec.eval_batch)[0] for m in modes}
         folder = Path(out) / model_id
         folder.mkdir(parents=True, exist_ok=True)
-        if spec.task == "classification":
-            written += write_classification_samples(to_display(data.x), data.y, predictions, folder,
-                                                    class_names=data.class_names or None)
-        else:
-            quality = {m: ws.evaluate(model_id, m, device_id) for m in modes}
-            written += write_segmentation_samples(to_display(data.x), data.y, predictions, quality, folder,
-                                                  data.class_names)
+        written += ws.task(model_id).write_samples(ws, model_id, modes, device_id, folder)
     return written

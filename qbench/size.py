@@ -3,42 +3,33 @@
 A fixed ratio (int8 = 25 % of float32) only holds for models whose bytes are almost all large weight
 tensors. Small models carry a graph, biases and quantization metadata, and TFLite's dynamic-range mode
 leaves weight tensors under 1024 elements in float32 (MobileNet's depthwise kernels, for instance). So
-we read the float32 model's constant tensors and apply each mode's storage rules (``qbench.modes``):
-the prediction then holds for MNIST and DeepLab alike, within the metadata a converter adds.
+we read the float32 model's constant tensors (``qbench.tflite_file``, no interpreter) and apply each mode's
+storage rules (``qbench.modes``): the prediction then holds for MNIST and DeepLab alike, within the metadata a
+converter adds, which ``allowance`` bounds.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from qbench.modes import Mode
+from qbench.tflite_file import TfliteModel
 
-WEIGHTED_OPS = {"CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
-                "TRANSPOSE_CONV": (1, 3)}  # op -> (weight input, bias input)
 PER_CHANNEL_BYTES = 4 + 8  # one float32 scale and one int64 zero point per output channel
+METADATA_FRACTION = 0.06  # of the float32 size: DEQUANTIZE ops and renamed tensors of bigger models
+PER_TENSOR_BYTES = 256  # flatbuffer bytes a mode may add per tensor (a float16 copy's name and shape, an
+#                         activation's quantization table); dominates for models of a few kB
 
 
 def weighted_ops(model_path: Path) -> list[tuple[int, int, int]]:
     """(weight elements, bias elements, output channels) of each float32 weighted op of the model."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(model_path))
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-
-    def elements(op, position) -> int:
-        if position >= len(op["inputs"]) or op["inputs"][position] < 0:
-            return 0
-        t = tensors[op["inputs"][position]]
-        return int(np.prod(t["shape"])) if np.dtype(t["dtype"]) == np.float32 else 0
-
+    model = TfliteModel.read(model_path)
     found = []
-    for op in interpreter._get_ops_details():
-        if op["op_name"] in WEIGHTED_OPS:
-            w, b = (elements(op, p) for p in WEIGHTED_OPS[op["op_name"]])
-            out = tensors[op["outputs"][0]]["shape"]
-            found.append((w, b, int(out[-1])))
+    for op in model.weighted_ops():
+        weight, bias = model.weights(op)
+        elements = [t.elements if t is not None and t.dtype == "float32" and t.is_constant else 0
+                    for t in (weight, bias)]
+        found.append((elements[0], elements[1], int(model.tensors[op.outputs[0]].shape[-1])))
     return found
 
 
@@ -52,3 +43,8 @@ def predicted_bytes(float32_model: Path, float32_bytes: int, mode: Mode) -> int:
                 size += PER_CHANNEL_BYTES * channels * (2 if mode.calibrated and biases else 1)
         size -= (4 - mode.bias_bytes) * biases
     return size
+
+
+def allowance(float32_model: Path, float32_bytes: int) -> float:
+    """How far a converted model may be from the prediction: a fraction of float32 plus a little per tensor."""
+    return METADATA_FRACTION * float32_bytes + PER_TENSOR_BYTES * len(TfliteModel.read(float32_model).tensors)

@@ -1,8 +1,8 @@
-"""The pipeline in one place: data -> source model -> convert(mode) -> cache -> Runner(device) -> measure.
+"""The pipeline in one place: data -> source model -> convert(mode) -> cache -> Runner(device) -> task -> measure.
 
 A Workspace memoizes per process what a session needs more than once (datasets, eval sets, evaluation
 results). It touches TensorFlow only when the cache misses: ``tflite()`` first looks its key up, and the
-key is computed from specs and versions, never from a trained model's bytes.
+key is computed from specs, settings and versions, never from a trained model's bytes.
 """
 
 from __future__ import annotations
@@ -12,98 +12,151 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from qbench import modes, runtime
+from qbench import modes, runtime, tasks
 from qbench.cache import Artifact, Cache
 from qbench.data import mnist as mnist_data
-from qbench.measure import evaluate
+from qbench.data import registry as datasets
+from qbench.data.base import Data, EvalSet
+from qbench.measure import Evaluation, evaluate
 from qbench.models import registry
-from qbench.models.registry import EvalSet, ModelSpec
+from qbench.models.registry import ModelSpec
+from qbench.options import Settings
+from qbench.tasks.base import OutputInfo, Task, Verdict
+from qbench.tflite_file import TfliteModel
 from qbench.versions import build_versions, emulated, run_versions
+
+REFERENCE_MODE = "float32"  # what every mode's quality, size and fidelity is judged against
 
 
 class RunStage:
     """The run stage over an artifact source: subclasses serve ``model``, ``eval_set`` and ``tflite`` (the
-    cache, building on a miss; or a bundle); ``runner``, ``evaluate`` and ``result_info`` are shared."""
+    cache, building on a miss; or a bundle); ``runner``, ``evaluate``, ``verdict`` and ``result_info`` are shared."""
 
     #: Evaluate only the first N samples (None: all). For slow targets such as an emulated CPU; results
     #: record ``eval_samples``, and only runs with the same N are comparable.
     eval_limit: int | None = None
 
-    def __init__(self, cache):
+    def __init__(self, cache, settings: Settings | None = None):
         self.cache = cache
+        self.settings = settings if settings is not None else Settings()
         self._memo: dict[tuple, Any] = {}
-
-    def evaluation_set(self, model_id: str) -> EvalSet:
-        data = self.eval_set(model_id)
-        if self.eval_limit is None or self.eval_limit >= len(data.x):
-            return data
-        return EvalSet(data.x[: self.eval_limit], data.y[: self.eval_limit], data.num_classes, data.class_names)
 
     def _once(self, key: tuple, make):
         if key not in self._memo:
             self._memo[key] = make()
         return self._memo[key]
 
+    def task(self, model_id: str) -> Task:
+        return tasks.get(self.model(model_id).task)
+
+    def evaluation_set(self, model_id: str) -> EvalSet:
+        return self.eval_set(model_id).head(self.eval_limit)
+
+    def prepare(self, model_id: str) -> None:
+        """Load and check a model's evaluation data now, so that a bad dataset is one error before any case runs."""
+        self.eval_set(model_id)
+
     # run stage
     def runner(self, model_id: str, mode_id: str, device_id: str) -> runtime.Runner:
         return runtime.Runner(self.tflite(model_id, mode_id).path, runtime.get(device_id))
 
-    def evaluate(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
-        """Quality of one model x mode x device on the evaluation set (memoized for the session).
+    def evaluation(self, model_id: str, mode_id: str, device_id: str) -> Evaluation:
+        """One model x mode x device on the evaluation set, scored by its task (memoized for the session).
 
         Devices that end up running the same kernels with the same thread count compute the same thing:
         a model XNNPACK declines entirely (int16x8: 0 delegate partitions) runs the built-in kernels on
         ``xnnpack`` exactly as on ``builtin``. Such devices share one evaluation; ``eval_device`` names the
-        device whose run produced it.
+        device whose run produced it. Only float32's predictions are kept (every other mode's agreement and
+        fidelity are scored against them); other modes keep their numbers, not their outputs.
         """
-        spec = self.model(model_id)
 
-        def run() -> dict[str, Any]:
+        def run() -> Evaluation:
             runner = self.runner(model_id, mode_id, device_id)
             backend = runner.backend
             kernels = (backend["kernels"], backend["delegate_partitions"], backend["threads"])
-            return self._once(
-                ("evaluate-kernels", model_id, mode_id, kernels),
-                lambda: {**evaluate(runner, self.evaluation_set(model_id), spec.task, spec.eval_batch),
-                         "eval_device": device_id},
-            )
+
+            def measure() -> Evaluation:
+                reference = None
+                if mode_id != REFERENCE_MODE:
+                    reference = self.evaluation(model_id, REFERENCE_MODE, device_id).predictions
+                done = evaluate(runner, self.evaluation_set(model_id), self.task(model_id),
+                                self.model(model_id).eval_batch, reference)
+                result = {**done.result, "eval_device": device_id}
+                return Evaluation(result, done.predictions if mode_id == REFERENCE_MODE else None)
+
+            return self._once(("evaluate-kernels", model_id, mode_id, kernels), measure)
 
         return self._once(("evaluate", model_id, mode_id, device_id), run)
 
+    def evaluate(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
+        """The quality numbers of one model x mode x device (see ``evaluation``)."""
+        return self.evaluation(model_id, mode_id, device_id).result
+
+    def verdict(self, model_id: str, mode_id: str, device_id: str) -> Verdict:
+        """The task's quality rules for this mode's family, against float32 on the same device."""
+        mode, spec = modes.get(mode_id), self.model(model_id)
+        return self.task(model_id).judge(
+            self.evaluate(model_id, mode_id, device_id), self.evaluate(model_id, REFERENCE_MODE, device_id),
+            mode.family, spec.floors_for(self), is_reference=mode_id == REFERENCE_MODE,
+        )
+
     def result_info(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
         """What every benchmark result carries in ``extra_info`` (the report and gate read these keys)."""
-        artifact, baseline = self.tflite(model_id, mode_id), self.tflite(model_id, "float32")
+        artifact, baseline = self.tflite(model_id, mode_id), self.tflite(model_id, REFERENCE_MODE)
         return {
             "qbench_schema": 1,
             "model": model_id,
             "task": self.model(model_id).task,
             "mode": mode_id,
+            "family": modes.get(mode_id).family,
             "device": device_id,
             "model_bytes": artifact.bytes,
             "size_ratio": artifact.bytes / baseline.bytes,
             "model_sha256": artifact.sha256,
             **self.evaluate(model_id, mode_id, device_id),
+            **self.verdict(model_id, mode_id, device_id).info(),
             "versions": {**run_versions(), "build": artifact.manifest.get("build_versions", {})},
             "arch": platform.machine(),
             "emulated": emulated(),
         }
 
+    # what a model's float32 file says about its inputs and outputs (no TensorFlow, no interpreter)
+    def float_model(self, model_id: str) -> TfliteModel:
+        return self._once(("float-model", model_id), lambda: TfliteModel.read(self.tflite(model_id, REFERENCE_MODE).path))
+
+    def input_shape(self, model_id: str) -> tuple[int, ...]:
+        """Per-sample shape of the model's (first) input."""
+        return tuple(self.float_model(model_id).inputs[0].shape[1:])
+
+    def output_info(self, model_id: str) -> list[OutputInfo]:
+        return [OutputInfo(t.name, tuple(t.shape[1:]), None) for t in self.float_model(model_id).outputs]
+
 
 class Workspace(RunStage):
-    def __init__(self, cache: Cache, mnist_source: Path | str | None = None, options: dict[str, Any] | None = None):
-        super().__init__(cache)
-        self.mnist_source = mnist_source
-        self.options = options or {}
+    """The build machine's run stage: artifacts from the content-addressed cache, built when missing."""
+
+    def __init__(self, cache: Cache, settings: Settings | None = None):
+        from qbench import settings as declared
+
+        super().__init__(cache, settings if settings is not None else declared.defaults())
 
     # data
     def mnist(self) -> mnist_data.Mnist:
-        return self._once(("mnist",), lambda: mnist_data.load(self.cache, self.mnist_source))
+        return self._once(("mnist",), lambda: mnist_data.load(self.cache, self.settings.get("mnist")))
+
+    def dataset(self, text: str, fit: tuple[int, ...] | None = None) -> Data:
+        """The data of ``dataset=KIND[:PATH]`` (read once per session); ``fit``: the model's size, if known."""
+        kind, path = datasets.parse(text)
+        return self._once(("data", text, fit), lambda: kind.load(path, self, fit))
 
     def model(self, model_id: str) -> ModelSpec:
         return registry.get(model_id)
 
     def eval_set(self, model_id: str) -> EvalSet:
         return self._once(("eval", model_id), lambda: self.model(model_id).eval_set(self))
+
+    def calibration_set(self, model_id: str):
+        return self._once(("calibration", model_id), lambda: self.model(model_id).calibration(self))
 
     # build stage (cached)
     def source(self, model_id: str) -> Artifact:
@@ -132,7 +185,7 @@ class Workspace(RunStage):
             from qbench.convert import convert
 
             source = self.source(model_id)
-            calibration = spec.calibration(self) if mode.calibrated else None
+            calibration = self.calibration_set(model_id) if mode.calibrated else None
             path.write_bytes(convert(source.path, spec.source_format, mode, calibration, **spec.converter_args()))
             return {
                 "model": model_id,
@@ -152,22 +205,11 @@ class Workspace(RunStage):
         )
 
 
-def open_workspace(
-    cache: str | Path | None = None,
-    mnist: str | Path | None = None,
-    user_models: list[str] | None = None,
-    seg_size: str | None = None,
-    cityscapes: str | Path | None = None,
-    cityscapes_frames: int = 60,
-    seg_alpha: str | None = None,
-) -> Workspace:
-    """A Workspace from command-line style settings, checking them before anything is built."""
+def open_workspace(settings: Settings | None = None, **given: Any) -> Workspace:
+    """A Workspace from parsed settings (or the defaults with ``given`` on top), its user models registered."""
     from qbench import selection
-    from qbench.models.deeplab_scenes import parse_alpha, parse_size
+    from qbench import settings as declared
 
-    selection.add_user_models(user_models)
-    parse_size(seg_size)  # a bad setting is one clear error, not a failure in every segmentation case
-    parse_alpha(seg_alpha)
-    options = {"seg_size": seg_size, "seg_alpha": seg_alpha, "cityscapes": cityscapes,
-               "cityscapes_frames": cityscapes_frames}
-    return Workspace(Cache(cache), mnist_source=mnist, options=options)
+    settings = settings if settings is not None else declared.defaults(**given)
+    selection.add_user_models(settings.get("model"))
+    return Workspace(Cache(settings.get("cache")), settings)

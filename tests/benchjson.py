@@ -36,7 +36,10 @@ MODELS = {
                   "eval_samples": 10_000},
     "deeplab_scenes": {"task": "segmentation", "bytes": 8_412_320, "latency_s": 0.21,
                        "quality": {"pixel_accuracy": 0.934, "miou": 0.702}, "eval_samples": 60},
+    "face_detector": {"task": "fidelity", "bytes": 229_032, "latency_s": 1.1e-3, "quality": {}, "eval_samples": 24},
 }
+#: Fidelity models: each mode's worst-output SNR (dB) and cosine against float32 (float32 is the reference).
+SNR_DB = {"dynamic": 38.0, "float16": 71.0, "int8": 31.5, "int8-float-io": 31.5, "int16x8": 52.0}
 
 
 def make_run(
@@ -101,6 +104,10 @@ def _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, pe
     }
     for metric, value in spec["quality"].items():
         extra[metric] = round(value - QUALITY_DROP[mode] * (1 + (device == "reference")), 6)
+    if spec["task"] == "fidelity":
+        extra.update({"outputs_vary": True} if mode == "float32" else
+                     {"snr_db": SNR_DB[mode], "cosine": 1 - 10 ** (-SNR_DB[mode] / 10), "max_abs_error": 0.01,
+                      "within_budget": SNR_DB[mode] >= 20, "quality_budget": "SNR >= 20 dB against float32"})
     if spec["task"] == "segmentation" and per_class_iou:
         # "train" never appears in the evaluation frames: no IoU, as the metric reports it
         extra["per_class_iou"] = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from PIL import Image
 from qbench.cache import Cache
 from qbench.data import cityscapes
 from qbench.errors import QbenchError
-from qbench.models import imported
 from qbench.workspace import Workspace
 
 H, W = 64, 128
@@ -154,19 +152,21 @@ def test_empty_split_and_too_many_frames(root):
     assert "at least 1" in error(root, frames=0)
 
 
-def test_imported_models_see_cityscapes_through_the_workspace(root, tmp_path, monkeypatch):
-    """DATASETS['cityscapes']: val frames for evaluation, train frames for calibration, sized by shape=."""
-    model = tmp_path / "m.keras"
-    with zipfile.ZipFile(model, "w") as zf:  # parsing looks at the first bytes only
-        zf.writestr("config.json", "{}")
-    spec = imported.parse_model_option(f"seg={model},dataset=cityscapes,shape=1x32x64x3")
-    ws = Workspace(Cache(tmp_path / "cache"), options={"cityscapes": str(root), "cityscapes_frames": 4})
-    monkeypatch.setattr(imported, "CITYSCAPES_CALIBRATION", 2)
+def test_the_cityscapes_dataset_kind_reads_val_to_evaluate_and_train_to_calibrate(root, tmp_path, monkeypatch):
+    """dataset=cityscapes: val frames for evaluation, train frames for calibration, read at the model's size."""
+    from qbench.data import registry
+    from qbench.settings import defaults
+
+    ws = Workspace(Cache(tmp_path / "cache"), defaults(cityscapes=str(root), cityscapes_frames=4))
+    monkeypatch.setattr(cityscapes, "CALIBRATION_FRAMES", 2)
+    kind, path = registry.parse("cityscapes")
+    got = kind.load(path, ws, fit=(32, 64, 3))
     data = cityscapes.load(root, "val", 4, 32, 64)
-    ev = spec.eval_set(ws)
-    assert ev.x.dtype == np.float32 and ev.num_classes == 19 and ev.class_names == data.class_names
-    np.testing.assert_array_equal(ev.x, data.images)  # default range 0:255 is the pixels themselves
-    np.testing.assert_array_equal(ev.y, data.labels)
-    calibration = spec.calibration(ws)
-    np.testing.assert_array_equal(calibration, cityscapes.load(root, "train", 2, 32, 64).images)
-    assert spec.key_parts(ws)["calibration_data"] == cityscapes.load(root, "train", 2, 32, 64).digest
+    assert got.class_names == data.class_names and got.pixels and got.eval_names == data.names
+    np.testing.assert_array_equal(got.eval_x, data.images)
+    np.testing.assert_array_equal(got.eval_y, data.labels)
+    train = cityscapes.load(root, "train", 2, 32, 64)
+    np.testing.assert_array_equal(got.calibration, train.images)
+    assert got.digest == f"{data.digest}+{train.digest}"
+    with pytest.raises(QbenchError, match="takes no path"):
+        registry.parse(f"cityscapes:{root}")

@@ -10,7 +10,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from qbench.quantize import QuantParams, choose_per_channel_weight_qparams, quantize
-from qbench.size import WEIGHTED_OPS
+from qbench.tflite_file import WEIGHTED_OPS
 
 MODEL = "mnist_cnn"
 

@@ -172,3 +172,15 @@ def test_bad_settings_are_errors(tmp_path, ini, message):
     (tmp_path / "pytest.ini").write_text(f"[qbench:gate]\n{ini}\n")
     with pytest.raises(QbenchError, match=message):
         GateConfig.from_ini(tmp_path)
+
+
+def test_fidelity_snr_drop_beyond_its_tolerance_fails(tmp_path):
+    base = benchjson.make_run(models=("face_detector",), devices=("xnnpack",))
+    cur = benchjson.make_run(models=("face_detector",), devices=("xnnpack",))
+    benchjson.find(cur, "face_detector", "int8", "xnnpack")["snr_db"] -= 5.0
+    benchjson.find(cur, "face_detector", "float16", "xnnpack")["snr_db"] -= 2.0  # within the default 3 dB
+    result = gate(benchjson.write(tmp_path / "b.json", base), benchjson.write(tmp_path / "c.json", cur))
+    assert not result.passed
+    assert [(f.case, f.rule) for f in result.failures] == [("face_detector int8 xnnpack", "snr_db_tol")]
+    relaxed = GateConfig().with_overrides(snr_db_tol=6.0)
+    assert gate(tmp_path / "b.json", tmp_path / "c.json", relaxed).passed

@@ -29,15 +29,42 @@ FAKE_MNIST = Mnist(
 
 
 class FakeWorkspace(Workspace):
-    """A workspace whose MNIST is a few random digits: the tests need shapes, not the real set."""
+    """A workspace whose MNIST is a few random digits (the tests need shapes, not the real set) and that knows
+    the user models it is given without registering them process-wide."""
+
+    specs: dict = {}
 
     def mnist(self) -> Mnist:
         return FAKE_MNIST
+
+    def model(self, model_id):
+        return self.specs[model_id] if model_id in self.specs else super().model(model_id)
+
+    def add(self, spec):
+        self.specs = {**self.specs, spec.id: spec}
+        return spec
 
 
 @pytest.fixture
 def ws(tmp_path):
     return FakeWorkspace(Cache(tmp_path / "cache"))
+
+
+def tiny_tflite(path, shape=(1, 28, 28, 1)):
+    """A minimal valid .tflite (one input tensor, no ops), written without TensorFlow."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    tensor = schema.TensorT()
+    tensor.shape, tensor.type, tensor.name, tensor.buffer = list(shape), schema.TensorType.FLOAT32, "x", 0
+    graph = schema.SubGraphT()
+    graph.tensors, graph.inputs, graph.outputs, graph.operators = [tensor], [0], [0], []
+    model = schema.ModelT()
+    model.version, model.subgraphs, model.buffers, model.operatorCodes = 3, [graph], [schema.BufferT()], []
+    builder = flatbuffers.Builder(256)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+    return path
 
 
 @pytest.fixture
@@ -48,7 +75,7 @@ def files(tmp_path):
     with zipfile.ZipFile(keras_file, "w") as zf:
         zf.writestr("config.json", "{}")
     (tmp_path / "graph.pb").write_bytes(b"\n\x05\n\x01x\x12\x00")
-    (tmp_path / "net.tflite").write_bytes(b"\0\0\0\0TFL3" + bytes(16))
+    tiny_tflite(tmp_path / "net.tflite")
     (tmp_path / "net.zip").write_bytes(keras_file.read_bytes())
     (tmp_path / "blob.bin").write_bytes(b"hello")
     (tmp_path / "saved").mkdir()
@@ -62,13 +89,12 @@ def test_thesis_frozen_graph_option(files):
         "task=segmentation,dataset=cityscapes,range=-1:1"
     )
     assert (spec.id, spec.format, spec.task) == ("deeplab_thesis", "frozen_graph", "segmentation")
-    assert spec.dataset_id == "cityscapes"
+    assert spec.data_kind.id == "cityscapes" and spec.read_hint == (256, 512, 3)
     assert spec.converter_args() == {
         "input_arrays": ["sub_7"], "output_arrays": ["ResizeBilinear_2"], "input_shapes": {"sub_7": [1, 256, 512, 3]},
     }
     assert spec.source_format == "frozen_graph" and spec.source_filename == "model.pb"
-    assert spec.input_range == (-1.0, 1.0) and spec.sample_shape == (256, 512, 3) and spec.eval_batch == 1
-    np.testing.assert_array_equal(spec.scale(np.array([[0, 255]], np.uint8), (2,)), [[-1, 1]])
+    assert spec.input_range == (-1.0, 1.0) and spec.eval_batch == 1
 
 
 def test_formats_and_defaults_from_the_file(files):
@@ -77,8 +103,8 @@ def test_formats_and_defaults_from_the_file(files):
     assert keras_spec.source_filename == "model.keras"
     assert keras_spec.converter_args() == {} and keras_spec.input_range == (0.0, 1.0) and keras_spec.only_modes is None
     tflite_spec = parse_model_option(f"t={files}/net.tflite,dataset=mnist,shape=1x28x28x1")
-    assert tflite_spec.format == "tflite" and tflite_spec.only_modes == ("float32",)
-    assert tflite_spec.sample_shape == (28, 28, 1) and tflite_spec.key_parts(None)["calibration_data"] is None
+    assert tflite_spec.format == "tflite" and tflite_spec.only_modes == ("float32",) and tflite_spec.eval_batch == 1
+    assert tflite_spec.key_parts(None)["calibration_data"] is None
     saved = parse_model_option(f"s={files}/saved,dataset=cityscapes")
     assert saved.format == "saved_model" and saved.source_filename == "model.tar" and saved.input_range == (0.0, 255.0)
 
@@ -94,6 +120,10 @@ def test_formats_and_defaults_from_the_file(files):
         ("k={d}/a,b/net.keras,dataset=mnist,shape=", "shape= is empty"),
         ("k={d}/missing.keras,dataset=mnist", "missing.keras does not exist"),
         ("k={d}/a,b/net.keras,dataset=imagenet", "unknown dataset 'imagenet'"),
+        ("k={d}/a,b/net.keras,dataset=images", "dataset=images needs a path"),
+        ("k={d}/a,b/net.keras,dataset=idx:{d}/nowhere", "nowhere does not exist"),
+        ("k={d}/a,b/net.keras,dataset=mnist,task=detection", "unknown task 'detection'"),
+        ("k={d}/net.zip,dataset=mnist,format=tflite", "is not a tflite model"),
         ("k={d}/a,b/net.keras,dataset=mnist,format=onnx", "unknown format 'onnx'"),
         ("k={d}/a,b/net.keras,dataset=mnist,format=tflite", "is not a tflite model (it looks like keras)"),
         ("k={d}/a,b/net.keras,dataset=mnist,format=frozen_graph,inputs=x,outputs=y", "it looks like keras"),
@@ -105,12 +135,11 @@ def test_formats_and_defaults_from_the_file(files):
         ("k={d}/graph.pb,dataset=mnist,inputs=x", "needs exactly one inputs= and one outputs="),
         ("k={d}/graph.pb,dataset=mnist,inputs=x,y,outputs=z", "inputs=x,y names several arrays"),
         ("k={d}/a,b/net.keras,dataset=mnist,inputs=x", "apply to frozen graphs only"),
-        ("k={d}/a,b/net.keras,dataset=mnist,shape=1x28", "does not hold a 28x28 MNIST digit"),
-        ("k={d}/a,b/net.keras,dataset=cityscapes,shape=1x32x64", "is not an RGB frame shape"),
+        ("k={d}/a,b/net.keras,dataset=mnist,shape=28", "has no batch dimension"),
         ("k={d}/a,b/net.keras,dataset=mnist,shape=1x-28x28", "shape=1x-28x28 is not valid"),
         ("k={d}/a,b/net.keras,dataset=mnist,range=1:0", "is empty"),
         ("k={d}/a,b/net.keras,dataset=mnist,range=0..1", "range=0..1 is not valid"),
-        ("k={d}/a,b/net.keras,dataset=mnist,task=segmentation", "does not fit dataset mnist"),
+        ("k={d}/a,b/net.keras,dataset=mnist,task=segmentation", "task segmentation does not fit dataset mnist"),
     ],
 )
 def test_bad_options_say_what_is_wrong(files, option, problem):
@@ -141,23 +170,12 @@ def test_key_follows_the_file_and_build_copies_it(files, ws, tmp_path):
     assert spec.key_parts(ws)["sha256"] != key["sha256"]
 
 
-def test_mnist_eval_and_calibration_follow_range_and_shape(files, ws):
-    spec = parse_model_option(f"k={files}/a,b/net.keras,dataset=mnist,shape=1x28x28x1,range=-1:1")
-    ev = spec.eval_set(ws)
-    assert ev.x.shape == (32, 28, 28, 1) and ev.x.dtype == np.float32 and ev.num_classes == 10
-    np.testing.assert_allclose(ev.x[..., 0], FAKE_MNIST.x_test / 127.5 - 1, atol=1e-6)
-    np.testing.assert_array_equal(ev.y, FAKE_MNIST.y_test)
-    assert spec.calibration(ws).shape == (100, 28, 28, 1)
-    plain = parse_model_option(f"k={files}/a,b/net.keras,dataset=mnist").eval_set(ws)
-    np.testing.assert_array_equal(plain.x, FAKE_MNIST.x_test.astype(np.float32) / 255)  # exactly mnist_cnn's
-
-
 # ---- real models (TensorFlow) -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def tf():
-    from qbench.convert import tensorflow
+    from qbench.tf import tensorflow
 
     return tensorflow()
 
@@ -172,13 +190,29 @@ def _predict(path, x: np.ndarray) -> np.ndarray:
     return np.concatenate(outputs)
 
 
+def test_mnist_eval_and_calibration_follow_the_model_and_range(tf, ws, tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    model.save(tmp_path / "tiny.keras")
+    spec = ws.add(parse_model_option(f"tiny={tmp_path}/tiny.keras,dataset=mnist,range=-1:1"))
+    ev = spec.eval_set(ws)  # 28x28 digits reshaped to the model's 28x28x1, pixels mapped to -1..1
+    assert ev.x.shape == (32, 28, 28, 1) and ev.x.dtype == np.float32 and ev.num_classes == 10
+    np.testing.assert_allclose(ev.x[..., 0], FAKE_MNIST.x_test / 127.5 - 1, atol=1e-6)
+    np.testing.assert_array_equal(ev.y, FAKE_MNIST.y_test)
+    assert spec.calibration(ws).shape == (100, 28, 28, 1)
+    plain = ws.add(parse_model_option(f"plain={tmp_path}/tiny.keras,dataset=mnist")).eval_set(ws)
+    np.testing.assert_array_equal(plain.x[..., 0], FAKE_MNIST.x_test.astype(np.float32) / 255)  # as mnist_cnn's
+
+
 def test_keras_model_converts_to_float32_and_int8(tf, ws, tmp_path):
     import keras
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.layers.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
     model.save(tmp_path / "tiny.keras")
-    spec = parse_model_option(f"tiny={tmp_path}/tiny.keras,dataset=mnist")
+    spec = ws.add(parse_model_option(f"tiny={tmp_path}/tiny.keras,dataset=mnist"))
     source = tmp_path / spec.source_filename
     spec.build_source(ws, source)
     x = spec.eval_set(ws).x
@@ -212,7 +246,7 @@ def test_frozen_graph_with_named_arrays_converts_and_runs(tf, ws, tmp_path, inpu
 
     weights = _frozen_graph(tf, tmp_path / "frozen.pb", [None, 28, 28])
     option = f"fg={tmp_path}/frozen.pb,inputs={input_array},outputs=logits,shape={shape},dataset=mnist"
-    spec = parse_model_option(option)
+    spec = ws.add(parse_model_option(option))
     source = tmp_path / spec.source_filename
     spec.build_source(ws, source)
     x = spec.eval_set(ws).x[:8]

@@ -214,3 +214,16 @@ def test_runs_scored_on_fewer_samples_are_not_pooled(tmp_path):
     assert data.run_title(runs[0]) == runs[0].label
     for png in result.figures:
         assert_real_png(png)
+
+
+def test_fidelity_runs_get_snr_columns_and_figures(tmp_path):
+    run = benchjson.write(tmp_path / "fid.json", benchjson.make_run(models=("face_detector", "mnist_cnn"), devices=("xnnpack", "builtin")))
+    result = write_report([run], tmp_path / "report")
+    section = result.markdown.split("## face_detector (fidelity)")[1]
+    header = section.strip().splitlines()[0]
+    assert "SNR (dB)" in header and "Cosine" in header and "Accuracy" not in header
+    int8 = next(line for line in section.splitlines() if "| int8 " in line and "xnnpack" in line)
+    assert "31.5" in int8 and "yes" in int8  # the SNR, and the budget it met
+    figures = {p.name for p in result.figures}
+    assert {"face_detector-snr.png", "face_detector-tradeoff-size-snr.png", "face_detector-latency.png"} <= figures
+    assert "face_detector-accuracy.png" not in figures and "mnist_cnn-accuracy.png" in figures

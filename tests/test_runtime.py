@@ -58,8 +58,8 @@ def test_backend_reports_what_ran(qbench):
 
 @pytest.mark.parametrize("mode, device", [("float32", "xnnpack-mt"), ("int8", "builtin")])
 def test_evaluation_is_repeatable_and_batch_independent(qbench, mode, device):
-    data, task = qbench.eval_set(MODEL), qbench.model(MODEL).task
-    runs = [evaluate(qbench.runner(MODEL, mode, device), data, task, batch) for batch in (250, 250, 1000)]
+    data, task = qbench.eval_set(MODEL), qbench.task(MODEL)
+    runs = [evaluate(qbench.runner(MODEL, mode, device), data, task, batch).result for batch in (250, 250, 1000)]
     assert len({r["predictions_sha256"] for r in runs}) == 1
     assert len({r["outputs_xxh3_128"] for r in runs}) == 1  # outputs read in place are never stale
     assert runs[0]["accuracy"] == runs[1]["accuracy"] == runs[2]["accuracy"]

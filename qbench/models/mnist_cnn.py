@@ -63,7 +63,7 @@ class MnistCnn(ModelSpec):
         return normalize(ws.mnist().x_train[:CALIBRATION_SAMPLES])
 
     def build_source(self, ws, path: Path) -> dict[str, Any]:
-        from qbench.convert import deterministic_tensorflow
+        from qbench.tf import deterministic_tensorflow
 
         deterministic_tensorflow(SEED)
         import keras

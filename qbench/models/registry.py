@@ -7,31 +7,21 @@ only); ``build_source`` and ``calibration`` are build-stage and may import Tenso
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qbench.data.base import EvalSet  # noqa: F401  (models build EvalSets; re-exported for them)
 from qbench.errors import QbenchError, lookup
 
 if TYPE_CHECKING:
     from qbench.workspace import Workspace
 
 
-@dataclass(frozen=True)
-class EvalSet:
-    """Float inputs exactly as the model takes them, and the labels to score against."""
-
-    x: np.ndarray
-    y: np.ndarray
-    num_classes: int
-    class_names: tuple[str, ...] = ()
-
-
 class ModelSpec(ABC):
     id: str
-    task: str  # "classification" | "segmentation"
+    task: str  # a qbench.tasks id: classification | segmentation | fidelity
     description: str
     source_format: str = "keras"  # what build_source writes: keras | saved_model | frozen_graph
     source_filename: str = "model.keras"
@@ -84,5 +74,19 @@ def get(model_id: str) -> ModelSpec:
     return lookup(models(), model_id, "model")
 
 
+BUILTIN_MODULES = ("mnist_cnn", "deeplab_scenes")
+
+
+def _builtin_modules() -> list:
+    import importlib
+
+    return [importlib.import_module(f"qbench.models.{name}") for name in BUILTIN_MODULES]  # they register themselves
+
+
 def _load_builtins() -> None:
-    from qbench.models import deeplab_scenes, mnist_cnn  # noqa: F401  (they register themselves)
+    _builtin_modules()
+
+
+def options() -> tuple:
+    """The options the built-in models declare beside their code (``OPTIONS``)."""
+    return tuple(o for module in _builtin_modules() for o in getattr(module, "OPTIONS", ()))

@@ -21,10 +21,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from qbench import tasks
 from qbench.modes import MODES
 from qbench.report.load import Case, Run, order
 from qbench.report.tables import num, size_unit, time_unit
 from qbench.runtime import DEVICES
+from qbench.tasks import all_metrics
+from qbench.tasks.base import FigureSpec, Metric
 
 STYLE = {
     "font.size": 9, "axes.titlesize": 9, "figure.titlesize": 11, "axes.spines.top": False,
@@ -37,7 +40,6 @@ MODE_COLORS = {"float32": "#555555", "dynamic": "#009E73", "float16": "#56B4E9",
                "int8-float-io": "#E69F00", "int16x8": "#CC79A7"}
 MODE_MARKERS = {"float32": "o", "dynamic": "s", "float16": "D", "int8": "^", "int8-float-io": "v", "int16x8": "P"}
 SPARE_MARKERS = ("X", "*", "h", "p", "<", ">")
-QUALITY_LABELS = {"accuracy": "Top-1 accuracy (%)", "pixel_accuracy": "Pixel accuracy (%)", "miou": "mIoU (%)"}
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,8 @@ def _legend(fig: Figure, axes, title: str) -> None:
 
 def _bars(data: _Data, title: str, ylabel: str, value: Callable[[Case], float | None],
           whisker: Callable[[Case], float | None] | None = None,
-          stacked: Callable[[Case], float | None] | None = None, zoom: bool = False, ref: float | None = None):
+          stacked: Callable[[Case], float | None] | None = None, zoom: bool = False, ref: float | None = None,
+          percent: bool = True):
     """Per machine panel: modes on x, one bar per device; optional p90 whisker or a hatched stacked part."""
     panels = [(run, [c for c in cases if value(c) is not None]) for run, cases in data.per_run]
     panels = [(run, cases) for run, cases in panels if cases]
@@ -173,7 +176,7 @@ def _bars(data: _Data, title: str, ylabel: str, value: Callable[[Case], float | 
         if not stacked and _log_if_wide(ax, [value(c) for c in cases]):
             notes.append("log scale")
         if zoom:  # the same range on every panel, so machines compare at a glance
-            _zoom(ax, every)
+            _zoom(ax, every, percent)
             notes.append("axis zoomed")
         ax.set_ylabel(ylabel + (f"\n({', '.join(notes)})" if notes else ""))
     fig.supxlabel("Quantization mode")
@@ -181,15 +184,16 @@ def _bars(data: _Data, title: str, ylabel: str, value: Callable[[Case], float | 
     return fig
 
 
-def _zoom(ax, percents: list[float]) -> None:
+def _zoom(ax, values: list[float], percent: bool = True) -> None:
     """Quality axes show at least half a point, so a difference of 0.03 % does not look like a cliff."""
-    lo, hi = min(percents), max(percents)
+    lo, hi = min(values), max(values)
     span = max(hi - lo, 0.5)
-    ax.set_ylim(max(0.0, lo - span), min(100.0, hi + 0.5 * span))
+    top = min(100.0, hi + 0.5 * span) if percent else hi + 0.5 * span
+    ax.set_ylim(max(0.0, lo - span) if percent else lo - span, top)
 
 
 def _scatter(data: _Data, title: str, xlabel: str, ylabel: str, x: Callable[[Case], float | None],
-             y: Callable[[Case], float | None], zoom: bool = False):
+             y: Callable[[Case], float | None], zoom: bool = False, percent: bool = True):
     """Per machine panel: one point per mode x device; colour = device, marker and label = mode."""
     panels = [(run, [c for c in cases if x(c) is not None and y(c) is not None]) for run, cases in data.per_run]
     panels = [(run, cases) for run, cases in panels if cases]
@@ -204,7 +208,7 @@ def _scatter(data: _Data, title: str, xlabel: str, ylabel: str, x: Callable[[Cas
         x_log = _log_if_wide(ax, [x(c) for c in cases], "x")
         y_log = not zoom and _log_if_wide(ax, [y(c) for c in cases], "y")
         if zoom:
-            _zoom(ax, [y(c) for _, cases in panels for c in cases])
+            _zoom(ax, [y(c) for _, cases in panels for c in cases], percent)
         _label_points(ax, [(x(c), y(c), c.mode) for c in cases])
         ax.set_xlabel(xlabel + (" (log scale)" if x_log else ""))
         ax.set_ylabel(ylabel + ("\n(log scale)" if y_log else ""))
@@ -260,30 +264,30 @@ def _size(data: _Data):
     return fig
 
 
-def _quality_vs_size(metric: str):
+def _quality_vs_size(metric: Metric):
     def draw(data: _Data):
         unit, scale = data.size_unit
         fig, (ax,) = _figure(data, f"size vs {_name(metric)} (better: up and to the left)")
-        modes = [m for m in data.modes if any(metric in c.quality for c in data.cases if c.mode == m)]
+        modes = [m for m in data.modes if any(metric.key in c.quality for c in data.cases if c.mode == m)]
         if not modes:
-            raise _Skip(f"no {metric}")
+            raise _Skip(f"no {metric.key}")
         points, every = [], []
         for m in modes:
-            cases = [c for c in data.comparable if c.mode == m and metric in c.quality]
+            cases = [c for c in data.comparable if c.mode == m and metric.key in c.quality]
             if not cases:
                 continue
-            q = [100 * c.quality[metric] for c in cases]
+            q = [metric.shown(c.quality[metric.key]) for c in cases]
             size = median(c.model_bytes for c in cases) / scale
             mid = median(q)
             ax.errorbar(size, mid, yerr=[[mid - min(q)], [max(q) - mid]], fmt="o", ms=6, capsize=3,
                         color=_color(m, MODE_COLORS, modes), label=m, zorder=3)
             points.append((size, mid, m))
             every += q
-        _zoom(ax, every)
+        _zoom(ax, every, metric.percent)
         ax.set_xlim(left=0)
         _label_points(ax, points)
         ax.set_xlabel(f"Model size ({unit})")
-        ax.set_ylabel(QUALITY_LABELS[metric] + "\n(median over devices and machines; bar: min-max)")
+        ax.set_ylabel(metric.label + "\n(median over devices and machines; bar: min-max)")
         if data.pooled_note:
             ax.set_title(data.pooled_note, loc="left", fontsize=8)
         ax.grid(True, axis="both")
@@ -293,14 +297,20 @@ def _quality_vs_size(metric: str):
     return draw
 
 
-def _quality_vs_latency(metric: str):
+def _quality_vs_latency(metric: Metric):
     return lambda d: _scatter(d, f"latency vs {_name(metric)} (better: up and to the left)",
-                              f"Median latency ({d.time_unit[0]})", QUALITY_LABELS[metric],
-                              lambda c: d.latency(c.latency_median_s), _pct(metric), zoom=True)
+                              f"Median latency ({d.time_unit[0]})", metric.label,
+                              lambda c: d.latency(c.latency_median_s), _value(metric), zoom=True,
+                              percent=metric.percent)
 
 
-def _name(metric: str) -> str:
-    return QUALITY_LABELS[metric].split(" (")[0]
+def _quality_bars(metric: Metric):
+    return lambda d: _bars(d, f"{_name(metric)} per mode (higher is better)", metric.label, _value(metric),
+                           zoom=True, percent=metric.percent)
+
+
+def _name(metric: Metric) -> str:
+    return metric.label.split(" (")[0]
 
 
 def _per_class_iou(data: _Data):
@@ -340,43 +350,43 @@ def _size_of(data: _Data) -> Callable[[Case], float]:
     return lambda c: c.model_bytes / data.size_unit[1]
 
 
-def _pct(metric: str) -> Callable[[Case], float | None]:
-    return lambda c: 100 * c.quality[metric] if metric in c.quality else None
+def _value(metric: Metric) -> Callable[[Case], float | None]:
+    return lambda c: metric.shown(c.quality[metric.key]) if metric.key in c.quality else None
 
 
-# (file suffix, caption, task or None for every model, draw)
-FIGURES: list[tuple[str, str, str | None, Callable[[_Data], Figure]]] = [
-    ("size", "Model size per mode", None, _size),
-    ("accuracy", "Top-1 accuracy per mode, per machine and device", "classification",
-     lambda d: _bars(d, "accuracy per mode (higher is better)", QUALITY_LABELS["accuracy"], _pct("accuracy"),
-                     zoom=True)),
-    ("miou", "mIoU per mode, per machine and device", "segmentation",
-     lambda d: _bars(d, "mIoU per mode (higher is better)", QUALITY_LABELS["miou"], _pct("miou"), zoom=True)),
-    ("pixel-accuracy", "Pixel accuracy per mode, per machine and device", "segmentation",
-     lambda d: _bars(d, "pixel accuracy per mode (higher is better)", QUALITY_LABELS["pixel_accuracy"],
-                     _pct("pixel_accuracy"), zoom=True)),
-    ("per-class-iou", "IoU per class and mode", "segmentation", _per_class_iou),
-    ("latency", "Median latency per invoke (whisker: p90), per machine and device", None,
+# Figures every model gets: (file suffix, caption, draw). Each task adds its quality figures (Task.figures).
+GENERIC: list[tuple[str, str, Callable[[_Data], Figure]]] = [
+    ("size", "Model size per mode", _size),
+    ("latency", "Median latency per invoke (whisker: p90), per machine and device",
      lambda d: _bars(d, "latency per invoke (lower is better)", f"Median latency ({d.time_unit[0]})",
                      lambda c: d.latency(c.latency_median_s), whisker=lambda c: d.latency(c.latency_p90_s))),
-    ("fps", "Throughput (1 / median latency), per machine and device", None,
+    ("fps", "Throughput (1 / median latency), per machine and device",
      lambda d: _bars(d, "throughput (higher is better)", "Frames per second (1/s)", lambda c: c.fps)),
-    ("speedup", "Speedup over float32 on the same device and machine", None,
+    ("speedup", "Speedup over float32 on the same device and machine",
      lambda d: _bars(d, "speedup over float32 on the same device (higher is better)", "Speedup (x float32)",
                      d.speedup, ref=1.0)),
-    ("startup", "Start-up: load + allocate (solid) and first invoke (hatched)", None,
+    ("startup", "Start-up: load + allocate (solid) and first invoke (hatched)",
      lambda d: _bars(d, "start-up time (lower is better)", "Time (ms)\nsolid: load + allocate, hatched: 1st invoke",
                      lambda c: _ms(c.init_s),
                      stacked=lambda c: _ms(c.first_invoke_s))),
-    ("tradeoff-size-accuracy", "Trade-off: model size vs accuracy", "classification", _quality_vs_size("accuracy")),
-    ("tradeoff-size-miou", "Trade-off: model size vs mIoU", "segmentation", _quality_vs_size("miou")),
-    ("tradeoff-latency-accuracy", "Trade-off: latency vs accuracy, per machine", "classification",
-     _quality_vs_latency("accuracy")),
-    ("tradeoff-latency-miou", "Trade-off: latency vs mIoU, per machine", "segmentation", _quality_vs_latency("miou")),
-    ("tradeoff-size-fps", "Trade-off: model size vs throughput, per machine", None,
+    ("tradeoff-size-fps", "Trade-off: model size vs throughput, per machine",
      lambda d: _scatter(d, "size vs throughput (better: up and to the left)", f"Model size ({d.size_unit[0]})",
                         "Frames per second (1/s)", _size_of(d), lambda c: c.fps)),
 ]
+#: How a task's FigureSpec.kind is drawn.
+KINDS: dict[str, Callable[[FigureSpec], Callable[[_Data], Figure]]] = {
+    "bars": lambda spec: _quality_bars(all_metrics()[spec.metric]),
+    "size_tradeoff": lambda spec: _quality_vs_size(all_metrics()[spec.metric]),
+    "latency_tradeoff": lambda spec: _quality_vs_latency(all_metrics()[spec.metric]),
+    "per_class_iou": lambda spec: _per_class_iou,
+}
+
+
+def figures_for(task_id: str) -> list[tuple[str, str, Callable[[_Data], Figure]]]:
+    """The generic figures, with the task's own quality figures after the size figure."""
+    task = tasks.TASKS.get(task_id)
+    own = [(f.suffix, f.caption, KINDS[f.kind](f)) for f in (task.figures if task else ())]
+    return [GENERIC[0], *own, *GENERIC[1:]]
 
 
 def slug(name: str) -> str:
@@ -391,10 +401,7 @@ def render_figures(runs: list[Run], out: Path) -> tuple[list[Written], list[str]
         for model in models:
             per_run = [(r, [c for c in r.cases.values() if c.model == model]) for r in runs]
             data = _Data(model, [(r, cases) for r, cases in per_run if cases])
-            task = data.cases[0].task
-            for suffix, caption, needs, draw in FIGURES:
-                if needs not in (None, task):
-                    continue
+            for suffix, caption, draw in figures_for(data.cases[0].task):
                 try:
                     fig = draw(data)
                 except _Skip as why:
@@ -403,9 +410,9 @@ def render_figures(runs: list[Run], out: Path) -> tuple[list[Written], list[str]
                 path = out / f"{slug(model)}-{suffix}.png"
                 fig.savefig(path)
                 written.append(Written(path, model, caption))
-    tasks = {c.task for r in runs for c in r.cases.values()}
-    for task in ("classification", "segmentation"):
-        if task not in tasks:
-            names = "; ".join(caption for _, caption, needs, _ in FIGURES if needs == task)
-            skipped.append(f"No {task} model in these runs, so these figures were skipped: {names}.")
+    present = {c.task for r in runs for c in r.cases.values()}
+    for task in tasks.TASKS.values():
+        if task.id not in present:
+            names = "; ".join(f.caption for f in task.figures)
+            skipped.append(f"No {task.id} model in these runs, so these figures were skipped: {names}.")
     return written, skipped

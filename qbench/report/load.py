@@ -13,13 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from qbench import tasks
 from qbench.errors import QbenchError
 from qbench.modes import MODES
 from qbench.runtime import DEVICES
 
 SCHEMA = 1
 BASELINE_MODE = "float32"
-QUALITY_METRICS = ("accuracy", "pixel_accuracy", "miou")  # higher is better, all in [0, 1]
+QUALITY_METRICS = tuple(tasks.all_metrics())  # every task's quality numbers; higher is better
+#: The metrics ``qbench gate`` bounds between two runs, with the GateConfig field that bounds each.
+GATED_METRICS = {k: m.gate_tol for k, m in tasks.all_metrics().items() if m.gate_tol}
+#: Label-based quality in [0, 1]: what two machines must agree on within an absolute tolerance.
+LABEL_METRICS = tuple(k for k, m in tasks.all_metrics().items() if m.gate_tol and m.percent)
 
 CaseKey = tuple[str, str, str]  # (model, mode, device)
 
@@ -266,7 +271,7 @@ def _case(path: Path, bench: dict) -> Case:
         raise bad("extra_info.per_class_iou is not an object of numbers or nulls")
     return Case(
         model=text("model"),
-        task=str(extra.get("task") or ("segmentation" if "miou" in quality else "classification")),
+        task=str(extra.get("task") or tasks.infer(quality)),
         mode=text("mode"),
         device=text("device"),
         model_bytes=int(extra["model_bytes"]),

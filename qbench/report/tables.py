@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass
 
 from qbench.report.load import BASELINE_MODE, Case, Run, case_sort_key
+from qbench.tasks import all_metrics
 
-QUALITY_HEADERS = {"accuracy": "Accuracy (%)", "pixel_accuracy": "Pixel acc. (%)", "miou": "mIoU (%)"}
 
 
 @dataclass(frozen=True)
@@ -77,18 +77,18 @@ def model_table(model: str, runs: list[Run]) -> Table:
     """Machine x device x mode rows of one model; speedup is against float32 on the same device and machine."""
     cases = [(run, c) for run in runs for c in sorted(run.cases.values(), key=lambda c: case_sort_key(c.key))
              if c.model == model]
-    metrics = [m for m in QUALITY_HEADERS if any(m in c.quality for _, c in cases)]
+    metrics = [m for m in all_metrics().values() if any(m.key in c.quality for _, c in cases)]
     unit, scale = size_unit(max(c.model_bytes for _, c in cases))
     t_unit, t_scale = time_unit(max(c.latency_median_s for _, c in cases))
     # Quality on the first N samples (--qbench-eval-limit) is only comparable with quality on N samples.
-    samples = ["Eval samples"] if metrics else []
-    headers = ["Machine", "Device", "Mode", f"Size ({unit})", "Size vs float32", *(QUALITY_HEADERS[m] for m in metrics),
+    samples = ["Eval samples", "Within budget"] if metrics else []
+    headers = ["Machine", "Device", "Mode", f"Size ({unit})", "Size vs float32", *(m.header for m in metrics),
                *samples, f"Median ({t_unit})", f"p90 ({t_unit})", "FPS", "Speedup vs float32"]
     rows = []
     for run, c in cases:
-        quality = [f"{100 * c.quality[m]:.2f}" if m in c.quality else "-" for m in metrics]
+        quality = [m.cell(c.quality.get(m.key)) for m in metrics]
         if samples:
-            quality.append(str(c.eval_samples or "-"))
+            quality += [str(c.eval_samples or "-"), _within_budget(c)]
         ratio = run.latency_ratio(c.key)
         rows.append([
             run.label, c.device, c.mode, num(c.model_bytes / scale, 4), _size_ratio(run, c), *quality,
@@ -96,8 +96,18 @@ def model_table(model: str, runs: list[Run]) -> Table:
             num(c.fps), f"x{1 / ratio:.2f}" if ratio else "-",
         ])
     task = cases[0][1].task
-    note = "Latency is per invoke() call. Speedup = float32 median / mode median on the same device and machine."
+    budgets = sorted({b for _, c in cases if (b := c.info.get("quality_budget"))})
+    note = ("Latency is per invoke() call. Speedup = float32 median / mode median on the same device and machine."
+            + (f" Quality budget: {'; '.join(budgets)}." if budgets else ""))
     return Table(f"{model} ({task})", headers, rows, note)
+
+
+def _within_budget(case: Case) -> str:
+    """Whether the mode met its task's quality budget (e.g. mIoU >= 0.96 x float32); "ref" for float32 itself."""
+    met = case.info.get("within_budget")
+    if case.mode == BASELINE_MODE:
+        return "ref"
+    return "-" if met is None else ("yes" if met else "no")
 
 
 def _size_ratio(run: Run, case: Case) -> str:

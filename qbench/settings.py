@@ -1,0 +1,68 @@
+"""Every option the suite has, gathered from where each is declared; the settings a run works with.
+
+The general options live here; datasets and built-in models declare theirs beside their code (``OPTIONS``) and
+are collected through their registries. ``qbench.plugin`` and ``qbench.cli`` build their flags from ``declared()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from qbench.errors import QbenchError
+from qbench.options import BUILD, RUN, Option, Settings, positive_int
+
+#: Options of the suite as a whole; models and datasets declare theirs in their own modules.
+GENERAL: tuple[Option, ...] = (
+    Option("models", "comma-separated model ids to run (default: all; see `qbench list`)", "IDS"),
+    Option("modes", "comma-separated quantization mode ids (default: all)", "IDS"),
+    Option("devices", "comma-separated device ids (default: all)", "IDS", stages=frozenset({RUN})),
+    Option("cache", "artifact cache (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)", "DIR"),
+    Option("model", "add your own model (Keras, SavedModel, frozen graph or .tflite) with its data; repeatable; "
+           "e.g. mine=model.keras,dataset=images:photos/ (README: Bring your own model)",
+           "ID=PATH[,key=value...]", repeat=True),
+    Option("eval-limit", "evaluate quality on the first N samples only (for emulated targets; default: all)", "N",
+           parse=positive_int("--qbench-eval-limit"), stages=frozenset({RUN})),
+    Option("samples", "after the run, write sample predictions per model and mode (thesis figures 5.7, "
+           "5.13-5.16) as PNGs into DIR, using the first selected device", "DIR", stages=frozenset({RUN})),
+    Option("bundle", "run from a bundle written by `qbench build --out DIR`: no cache, no TensorFlow", "DIR",
+           stages=frozenset({RUN})),
+)
+
+
+def declared() -> tuple[Option, ...]:
+    """Every option: the general ones, then each dataset's and each built-in model's (no duplicates)."""
+    from qbench.data import registry as datasets
+    from qbench.models import registry as models
+
+    found: dict[str, Option] = {}
+    for option in (*GENERAL, *datasets.options(), *models.options()):
+        if found.setdefault(option.name, option) is not option:
+            raise QbenchError(f"option --{option.name} is declared twice", "give each option its own name")
+    return tuple(found.values())
+
+
+
+
+def declared() -> tuple[Option, ...]:
+    """Every option: the general ones, then each dataset kind's and each built-in model's (no duplicates)."""
+    from qbench.data import registry as datasets
+    from qbench.models import registry as models
+
+    found: dict[str, Option] = {}
+    for option in (*GENERAL, *datasets.options(), *models.options()):
+        if found.setdefault(option.name, option) is not option:
+            raise QbenchError(f"option --{option.name} is declared twice", "give each option its own name")
+    return tuple(found.values())
+
+
+def for_stage(stage: str) -> tuple[Option, ...]:
+    return tuple(o for o in declared() if stage in o.stages)
+
+
+def parse(raw: Callable[[Option], Any]) -> Settings:
+    return Settings.parse(declared(), raw)
+
+
+def defaults(**given: Any) -> Settings:
+    """Every option at its default (environment) value, with ``given`` (dest=value: text or parsed) on top."""
+    return Settings.defaults(declared(), **given)

@@ -1,0 +1,105 @@
+"""Classification: top-1 accuracy on labelled samples (thesis §4.4, MNIST), plus agreement with float32.
+
+The budget follows MLPerf's practice: a mode is judged *relative to float32 on the same device in the same run*.
+For MNIST we allow 0.005 (50 of 10,000 images): the thesis saw all PTQ modes within 0.2 % of float32, so a drop of
+half a point means the conversion broke, not that quantization cost a little. 4-bit weights cost more; they must
+stay within 0.03 (their floor) and the report shows whether they also met the 0.005 budget.
+Beside accuracy each mode records how often its top-1 class agrees with float32's and the SNR of its scores
+against float32's: a mode can keep accuracy while changing many individual answers.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from qbench import metrics
+from qbench.errors import QbenchError
+from qbench.tasks.base import Budget, FigureSpec, Metric, OutputInfo, Task, Verdict, chance_floor, dequantized
+
+
+class Classification(Task):
+    id = "classification"
+    description = "top-1 accuracy on labelled samples"
+    primary = "accuracy"
+    eval_batch = 250
+    metrics = (
+        Metric("accuracy", "Accuracy (%)", "Top-1 accuracy (%)", gate_tol="accuracy_tol"),
+        Metric("top1_agreement", "Top-1 = float32 (%)", "Top-1 agreement with float32 (%)"),
+        Metric("output_snr_db", "Score SNR (dB)", "Output SNR vs float32 (dB)", percent=False),
+    )
+    figures = (
+        FigureSpec("accuracy", "Top-1 accuracy per mode, per machine and device", "bars", "accuracy"),
+        FigureSpec("tradeoff-size-accuracy", "Trade-off: model size vs accuracy", "size_tradeoff", "accuracy"),
+        FigureSpec("tradeoff-latency-accuracy", "Trade-off: latency vs accuracy, per machine", "latency_tradeoff",
+                   "accuracy"),
+    )
+    budgets = {  # largest accuracy drop from float32: (budget, floor)
+        "float": Budget(0.005, 0.005),
+        "8bit": Budget(0.005, 0.005),
+        "16bit": Budget(0.005, 0.005),
+        "4bit": Budget(0.005, 0.03),
+    }
+
+    def reduce(self, outputs: Sequence[np.ndarray], info: Sequence[OutputInfo]) -> tuple[np.ndarray, np.ndarray]:
+        raw = outputs[0].reshape(len(outputs[0]), -1)
+        # argmax over raw integers equals argmax over dequantized values (positive scale): no float copy needed
+        top1 = np.argmax(raw, axis=-1).astype(np.uint8 if raw.shape[-1] <= 256 else np.int32)
+        return top1, dequantized(raw, info[0].quant)
+
+    def score(self, predictions, data, reference=None) -> dict:
+        labels, scores = predictions
+        result = {"accuracy": metrics.accuracy(labels, data.y), "chance_floor": chance_floor(data.y)}
+        if reference is not None:
+            result["top1_agreement"] = metrics.agreement(reference[0], labels)
+            result["output_snr_db"] = metrics.snr_db(reference[1], scores)
+        return result
+
+    def check_fit(self, outputs: Sequence[OutputInfo], data, origin: str) -> None:
+        classes = int(np.prod(outputs[0].shape)) if outputs else 0
+        if classes < 2:
+            raise QbenchError(
+                f"{origin}: the model's output {outputs[0].name if outputs else '?'} has shape "
+                f"{list(outputs[0].shape) if outputs else []} per sample, not one score per class",
+                "classification needs a score vector (softmax or logits); for other outputs use task=fidelity",
+            )
+        if data.y is None or np.asarray(data.y).ndim != 1:
+            shape = "none" if data.y is None else list(np.shape(data.y))
+            raise QbenchError(f"{origin}: classification needs one class id per sample, the labels have shape {shape}",
+                              "give integer class ids (N,), or use task=segmentation for masks")
+        from qbench.data.preprocess import check_class_ids
+
+        check_class_ids(data.y, classes, origin, tuple(data.class_names))
+        if data.class_names and len(data.class_names) != classes:
+            raise QbenchError(f"{origin} names {len(data.class_names)} classes but the model scores {classes}",
+                              "evaluate the model on data with its own classes (label i must mean the model's class i)")
+
+    def judge(self, result, reference, family, floors, is_reference) -> Verdict:
+        rule = self.budget_for(family)
+        verdict = Verdict(budget=f"accuracy >= float32 - {rule.budget:g}")
+        if is_reference:
+            floor = floors.get("accuracy", result.get("chance_floor", 0.0))
+            what = "the model's floor" if "accuracy" in floors else "chance (majority class + 10 % of the gap)"
+            if result["accuracy"] < floor:
+                verdict.failures.append(f"float32 accuracy {result['accuracy']:.4f} is below {what} {floor:.4f}")
+            return verdict
+        drop = reference["accuracy"] - result["accuracy"]
+        verdict.within_budget = drop <= rule.budget + 1e-12
+        if drop > rule.floor + 1e-12:
+            verdict.failures.append(f"accuracy {result['accuracy']:.4f} vs float32 {reference['accuracy']:.4f}: "
+                                    f"drop {drop:.4f} > {rule.floor:g} allowed for {family} modes")
+        return verdict
+
+    def write_samples(self, ws, model_id, mode_ids, device_id, folder):
+        from qbench.measure import predict
+        from qbench.samples import to_display, write_classification_samples
+
+        data = ws.evaluation_set(model_id)
+        predictions = {m: predict(ws.runner(model_id, m, device_id), data, self, ws.model(model_id).eval_batch)[0][0]
+                       for m in mode_ids}
+        images = to_display(data.x)
+        return write_classification_samples(images, data.y, predictions, folder, class_names=data.class_names or None)
+
+
+TASK = Classification()
