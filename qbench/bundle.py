@@ -26,7 +26,7 @@ import numpy as np
 import qbench
 from qbench import selection
 from qbench.cache import Artifact, sha256_file
-from qbench.errors import QbenchError
+from qbench.errors import NotApplicable, QbenchError
 from qbench.data.base import EvalSet
 from qbench.versions import build_versions, run_versions
 from qbench.workspace import RunStage, Workspace
@@ -100,6 +100,7 @@ def compact(x: np.ndarray) -> np.ndarray:
 def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path) -> dict[str, Any]:
     files: dict[str, dict[str, Any]] = {}
     models: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, dict[str, str]] = {}
     for model_id in model_ids:
         spec, data = ws.model(model_id), ws.eval_set(model_id)
         eval_name = f"{model_id}-eval.npz"
@@ -110,8 +111,12 @@ def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path
         )
         files[eval_name] = _facts(folder / eval_name)
         tflite = {}
-        for mode_id in filter(lambda m: selection.allowed(model_id, m), mode_ids):
-            artifact, name = ws.tflite(model_id, mode_id), f"{model_id}-{mode_id}.tflite"
+        for mode_id in mode_ids:
+            try:
+                artifact, name = ws.tflite(model_id, mode_id), f"{model_id}-{mode_id}.tflite"
+            except NotApplicable as exc:
+                skipped.setdefault(model_id, {})[mode_id] = exc.problem  # the run stage skips it with the reason
+                continue
             shutil.copyfile(artifact.path, folder / name)
             files[name] = _facts(folder / name)
             if files[name]["sha256"] != artifact.sha256:
@@ -125,6 +130,7 @@ def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path
             "source_format": spec.source_format,
             "eval_set": eval_name,
             "tflite": tflite,
+            "not_applicable": skipped.get(model_id, {}),
         }
     return {
         "qbench_bundle": SCHEMA,
@@ -214,8 +220,9 @@ class BundleWorkspace(RunStage):
 
     @property
     def contents(self) -> dict[str, list[str]]:
-        """Each model the bundle holds, with its modes."""
-        return {model_id: list(entry["tflite"]) for model_id, entry in self.manifest["models"].items()}
+        """Each model the bundle holds, with its modes (those that did not apply included: their cases skip)."""
+        return {model_id: [*entry["tflite"], *entry.get("not_applicable", {})]
+                for model_id, entry in self.manifest["models"].items()}
 
     def select(self, axis: str, raw: str | None) -> list[str]:
         """``selection.parse`` for a bundle: models and modes default to, and must be among, what it holds."""
@@ -268,7 +275,10 @@ class BundleWorkspace(RunStage):
         return self._once(("eval", model_id), load)
 
     def tflite(self, model_id: str, mode_id: str) -> Artifact:
-        held = self._entry(model_id)["tflite"]
+        entry = self._entry(model_id)
+        if reason := entry.get("not_applicable", {}).get(mode_id):
+            raise NotApplicable(reason)
+        held = entry["tflite"]
         if mode_id not in held:
             raise QbenchError(
                 f"bundle {self.path} has no {mode_id!r} model of {model_id}; it has modes {', '.join(held)}",

@@ -24,7 +24,7 @@ from typing import IO, Any, Callable, Iterator
 from filelock import FileLock
 
 from qbench import progress
-from qbench.errors import QbenchError
+from qbench.errors import NotApplicable, QbenchError
 from qbench.versions import run_versions
 
 ENV_VAR = "QBENCH_CACHE_DIR"
@@ -145,24 +145,31 @@ class Cache:
         """The cached entry for ``parts``; built by ``build(path)`` when missing or corrupt.
 
         ``build`` writes the file at ``path`` and may return extra facts for the manifest
-        (training accuracy, conversion time, ...).
+        (training accuracy, conversion time, ...). A build that finds the combination cannot exist raises
+        ``NotApplicable``: that verdict is stored like an artifact (a warm run does not retry a minute of
+        calibration to learn it again) and raised again on every lookup.
         """
         key = make_key(parts)
         final = self.entry_dir(kind, key)
         artifact, _ = verify(final)
         if artifact:
-            return artifact
+            return _applicable(artifact)
         with FileLock(str(self.root / "locks" / f"{kind}-{key[:24]}.lock")):
             artifact, reason = verify(final)  # another worker may have built it while we waited
             if artifact:
-                return artifact
+                return _applicable(artifact)
             if final.exists():
                 progress.log(f"cache entry {final} is invalid ({reason}); rebuilding")
                 shutil.rmtree(final)
             tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"{kind}-"))
             try:
                 with progress.step(f"building {label or kind}"):
-                    extra = build(tmp / filename) or {}
+                    try:
+                        extra = build(tmp / filename) or {}
+                    except NotApplicable as exc:
+                        filename = NOT_APPLICABLE
+                        (tmp / filename).write_text(str(exc))
+                        extra = {"not_applicable": {"problem": exc.problem, "fix": exc.fix}}
                 manifest = {
                     "schema": 1,
                     "kind": kind,
@@ -182,4 +189,14 @@ class Cache:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
         self.built.append(f"{kind}/{key[:24]}")
-        return Artifact(final / filename, manifest)
+        return _applicable(Artifact(final / filename, manifest))
+
+
+NOT_APPLICABLE = "not-applicable.txt"
+
+
+def _applicable(artifact: Artifact) -> Artifact:
+    """The artifact, or the stored NotApplicable verdict raised again."""
+    if verdict := artifact.manifest.get("not_applicable"):
+        raise NotApplicable(verdict["problem"], verdict.get("fix"))
+    return artifact

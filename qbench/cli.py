@@ -9,7 +9,7 @@ from pathlib import Path
 from qbench import modes, runtime, selection, settings, tasks
 from qbench.bundle import write_bundle
 from qbench.data import registry as datasets
-from qbench.errors import QbenchError
+from qbench.errors import NotApplicable, QbenchError
 from qbench.options import BUILD
 from qbench.models import registry
 from qbench.workspace import open_workspace
@@ -27,7 +27,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"  {task.id:<16} {task.description}")
     print("modes:")
     for mode in modes.MODES.values():
-        print(f"  {mode.id:<16} {mode.description}")
+        print(f"  {mode.id:<18} {mode.backend:<10} {mode.family:<6} {mode.description}")
     print("devices:")
     for device in runtime.DEVICES.values():
         print(f"  {device.id:<16} {device.description}")
@@ -40,10 +40,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     model_ids, mode_ids = selection.parse("models", chosen.models), selection.parse("modes", chosen.modes)
     for model_id in model_ids:
         for mode_id in mode_ids:
-            if not selection.allowed(model_id, mode_id):
+            try:
+                artifact = ws.tflite(model_id, mode_id)
+            except NotApplicable as exc:
+                print(f"{model_id:<16} {mode_id:<18} skipped: {exc.problem}")
                 continue
-            artifact = ws.tflite(model_id, mode_id)
-            print(f"{model_id:<16} {mode_id:<14} {artifact.bytes:>10} bytes  {artifact.path}")
+            print(f"{model_id:<16} {mode_id:<18} {artifact.bytes:>10} bytes  {artifact.path}")
     if args.out:
         print(f"bundle: {write_bundle(ws, model_ids, mode_ids, args.out)}")
     return 0

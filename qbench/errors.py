@@ -17,6 +17,11 @@ class QbenchError(Exception):
         super().__init__(f"{problem}\n  fix: {fix}" if fix else problem)
 
 
+class NotApplicable(QbenchError):
+    """A combination that cannot exist (a converter mode of a ready .tflite, an AEQ recipe for float16 weights, a
+    custom op a device lacks): its cases skip with ``problem`` as the reason, they do not fail."""
+
+
 def lookup(table: Mapping[str, T], key: str, what: str) -> T:
     """``table[key]``, or the error that names the unknown id and lists the valid ones."""
     try:

@@ -1,66 +1,23 @@
-"""The quantization modes: each one small function that configures a ``tf.lite.TFLiteConverter``.
+"""The quantization modes: backend x recipe, what each stores, and what its artifact must contain.
 
-Importable without TensorFlow: the converter and the ``tf`` module are handed in by ``qbench.convert``.
-Each mode also says how it stores constants (thesis §3.3: int8 weights are 1/4 of float32, float16 1/2),
-from which ``qbench.size`` predicts a converted model's size out of the float32 model's own tensors.
+A mode is declared here and built by its backend (``qbench/quantizers/``): ``converter`` configures TensorFlow's
+``TFLiteConverter`` from a Keras / SavedModel / frozen-graph source (the thesis's six modes); ``aeq`` runs Google's
+ai-edge-quantizer recipes on the float32 ``.tflite`` of any model, TensorFlow not needed. Mode ids name the backend
+(``aeq-...``). Importable without TensorFlow or ai-edge-quantizer: this is data.
+
+Each mode also says
+- how it stores weights (``Storage``), from which ``qbench.size`` predicts the artifact's size out of the float32
+  model's own tensors (thesis §3.3: int8 weights are 1/4 of float32, float16 1/2, int4 1/8);
+- what its artifact must contain (``Contract``): weight dtypes per op kind, activation and I/O dtypes. A conversion
+  that quantized nothing, or fell back to a weaker scheme, is caught by ``benchmarks/test_contract.py`` by name;
+- its quality family (``FAMILIES``), which sets the budget and floor each task holds it to.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
 
 from qbench.errors import lookup
-
-Configure = Callable[[Any, Any, Callable], None]  # (converter, tf, representative_dataset)
-
-
-@dataclass(frozen=True)
-class Mode:
-    id: str
-    description: str
-    configure: Configure
-    calibrated: bool  # needs a representative dataset
-    weight_bytes: int  # bytes per element of a conv/fully-connected weight
-    bias_bytes: int = 4  # float32 / int32 biases; int64 in 16x8, float16 in float16 mode
-    #: Smaller weight tensors stay float32 (TFLite's dynamic-range quantizer skips < 1024 elements).
-    min_weight_elements: int = 0
-    #: Its quality class (FAMILIES): which budget and floor a task holds it to.
-    family: str = "8bit"
-
-
-def _float32(converter, tf, rep) -> None:
-    pass
-
-
-def _dynamic(converter, tf, rep) -> None:
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-
-
-def _float16(converter, tf, rep) -> None:
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.target_spec.supported_types = [tf.float16]
-
-
-def _full_integer(converter, tf, rep) -> None:
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = rep
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-
-
-def _int8(converter, tf, rep) -> None:
-    _full_integer(converter, tf, rep)
-    converter.inference_input_type = tf.uint8  # as in the thesis (Code Listing 3.10)
-    converter.inference_output_type = tf.uint8
-
-
-def _int16x8(converter, tf, rep) -> None:
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = rep
-    converter.target_spec.supported_ops = [
-        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-    ]
-
 
 #: Quality classes of modes. A task sets a quality *budget* (what the thesis's question asks: e.g. mIoU within
 #: 96 % of float32) and a *floor* (below which the conversion is broken, not just lossy) per family.
@@ -71,16 +28,101 @@ FAMILIES = {
     "4bit": "4-bit weights",
 }
 
+CONV_FC = frozenset({"CONV_2D", "FULLY_CONNECTED"})
+WEIGHTED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "CONV_3D"})
+
+
+@dataclass(frozen=True)
+class Storage:
+    """How a mode stores the weights of the ops it quantizes (the rest stay float32)."""
+
+    weight_bits: int = 32  # per weight element (32: float32 kept; 4: two per byte)
+    bias_bytes: int = 4  # float32 / int32 biases; int64 in 16x8; float16 in float16 mode
+    ops: frozenset[str] = WEIGHTED  # op kinds whose weights are quantized
+    #: Smaller weight tensors stay float32 (TFLite's dynamic-range quantizer skips < 1024 elements).
+    min_weight_elements: int = 0
+    per_channel: bool = True  # integer weights carry a scale and a zero point per output channel
+    integer_bias: bool = False  # biases become integers with their own per-channel scales
+    block_size: int = 0  # > 0: one scale per block of this many weights along the input dimension
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a mode's artifact must contain; ``qbench.contracts.check`` names every op that breaks it."""
+
+    weights: str = "float32"  # dtype of every quantized weight (after any DEQUANTIZE in front of it)
+    ops: frozenset[str] = WEIGHTED  # op kinds the weight rule covers
+    min_weight_elements: int = 0  # smaller weight tensors are exempt (left float32 by the mode)
+    granularity: str | None = None  # "per-channel" | "blockwise" required of integer weights
+    activations: str = "float32"  # output dtype of the ops the weight rule covers
+    io: tuple[str, str] = ("float32", "float32")  # (input, output) dtypes
+
+
+@dataclass(frozen=True)
+class Mode:
+    id: str
+    description: str
+    backend: str  # qbench.quantizers registry id: converter | aeq
+    recipe: str  # the backend's recipe name (converter: qbench.quantizers.converter.RECIPES; aeq: its recipes)
+    calibrated: bool  # needs a representative dataset
+    family: str
+    storage: Storage = field(default_factory=Storage)
+    contract: Contract = field(default_factory=Contract)
+
+    # what qbench.size reads (kept as properties so the size rules stay in one place)
+    @property
+    def weight_bytes(self) -> float:
+        return self.storage.weight_bits / 8
+
+    @property
+    def min_weight_elements(self) -> int:
+        return self.storage.min_weight_elements
+
+
+INT8_CONV = Storage(8, integer_bias=True)
 MODES: dict[str, Mode] = {
     m.id: m
     for m in (
-        Mode("float32", "no quantization (baseline)", _float32, False, 4, family="float"),
-        Mode("dynamic", "dynamic range: int8 weights, float activations", _dynamic, False, 1,
-             min_weight_elements=1024),
-        Mode("float16", "float16 weights", _float16, False, 2, bias_bytes=2, family="float"),
-        Mode("int8", "full integer int8, uint8 input/output (thesis)", _int8, True, 1),
-        Mode("int8-float-io", "full integer int8, float input/output", _full_integer, True, 1),
-        Mode("int16x8", "int16 activations, int8 weights", _int16x8, True, 1, bias_bytes=8, family="16bit"),
+        # TFLiteConverter (the thesis's modes)
+        Mode("float32", "no quantization (baseline)", "converter", "float32", False, "float",
+             Storage(), Contract()),
+        Mode("dynamic", "dynamic range: int8 weights, float activations", "converter", "dynamic", False, "8bit",
+             Storage(8, min_weight_elements=1024), Contract("int8", min_weight_elements=1024,
+                                                           granularity="per-channel")),
+        Mode("float16", "float16 weights", "converter", "float16", False, "float",
+             Storage(16, bias_bytes=2, per_channel=False), Contract("float16")),
+        Mode("int8", "full integer int8, uint8 input/output (thesis)", "converter", "int8", True, "8bit",
+             INT8_CONV, Contract("int8", granularity="per-channel", activations="int8", io=("uint8", "uint8"))),
+        Mode("int8-float-io", "full integer int8, float input/output", "converter", "int8-float-io", True, "8bit",
+             INT8_CONV, Contract("int8", granularity="per-channel", activations="int8")),
+        Mode("int16x8", "int16 activations, int8 weights", "converter", "int16x8", True, "16bit",
+             Storage(8, bias_bytes=8, integer_bias=True),
+             Contract("int8", granularity="per-channel", activations="int16")),
+        # ai-edge-quantizer on the float32 .tflite
+        Mode("aeq-dynamic-int8", "AEQ dynamic range: int8 per-channel weights, float activations (dynamic_wi8_afp32)",
+             "aeq", "dynamic_wi8_afp32", False, "8bit", Storage(8), Contract("int8", granularity="per-channel")),
+        Mode("aeq-weight-int8", "AEQ weight-only int8, dequantized to float compute (weight_only_wi8_afp32)",
+             "aeq", "weight_only_wi8_afp32", False, "8bit", Storage(8),
+             Contract("int8", granularity="per-channel")),
+        Mode("aeq-weight-int4", "AEQ weight-only int4 on conv/dense layers (weight_only_wi4_afp32)",
+             "aeq", "weight_only_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
+             Contract("int4", ops=CONV_FC, granularity="per-channel")),
+        Mode("aeq-dynamic-int4", "AEQ dynamic range int4 weights on conv/dense layers (dynamic_wi4_afp32)",
+             "aeq", "dynamic_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
+             Contract("int4", ops=CONV_FC, granularity="per-channel")),
+        Mode("aeq-int4-block32", "AEQ dynamic int4 dense weights, one scale per 32 (dynamic_wi4b32_afp32)",
+             "aeq", "dynamic_wi4b32_afp32", False, "4bit",
+             Storage(4, ops=frozenset({"FULLY_CONNECTED"}), per_channel=False, block_size=32),
+             Contract("int4", ops=frozenset({"FULLY_CONNECTED"}), granularity="blockwise")),
+        Mode("aeq-int8", "AEQ static int8 activations and weights, int8 input/output (static_wi8_ai8)",
+             "aeq", "static_wi8_ai8", True, "8bit", INT8_CONV,
+             Contract("int8", granularity="per-channel", activations="int8", io=("int8", "int8"))),
+        Mode("aeq-int8-float-io", "AEQ static int8, float input/output (static_wi8_ai8, I/O left float)",
+             "aeq", "static_wi8_ai8_float_io", True, "8bit", INT8_CONV,
+             Contract("int8", granularity="per-channel", activations="int8")),
+        Mode("aeq-int16x8", "AEQ int16 activations, int8 weights, int16 input/output (static_wi8_ai16)",
+             "aeq", "static_wi8_ai16", True, "16bit", Storage(8, bias_bytes=8, integer_bias=True),
+             Contract("int8", granularity="per-channel", activations="int16", io=("int16", "int16"))),
     )
 }
 

@@ -16,7 +16,7 @@ import pytest
 
 from qbench import machine, progress, selection, settings
 from qbench.bundle import BundleWorkspace
-from qbench.errors import QbenchError
+from qbench.errors import NotApplicable, QbenchError
 from qbench.workspace import Workspace, open_workspace
 
 AXES = {"qbench_model": "models", "qbench_mode": "modes", "qbench_device": "devices"}  # fixture -> axis
@@ -97,19 +97,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect model x mode pairs that cannot exist (a ready .tflite has only its own mode), then load and check
-    the data of every model the remaining cases use: a dataset that cannot be read is one usage error before any
-    case runs, not a failure per case."""
+    """Load and check the data of every model the collected cases use: a dataset that cannot be read is one usage
+    error before any case runs, not a failure per case."""
     ws = config.stash[WORKSPACE]
-    keep, drop = [], []
-    for item in items:
-        params = getattr(item, "callspec", None) and item.callspec.params
-        pair = params and (params.get("qbench_model"), params.get("qbench_mode"))
-        ok = isinstance(ws, BundleWorkspace) or not pair or None in pair or selection.allowed(*pair)
-        (keep if ok else drop).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
     if config.option.collectonly or isinstance(ws, BundleWorkspace):
         return
     used = dict.fromkeys(m for item in items if (m := getattr(item, "callspec", None) and
@@ -130,8 +120,12 @@ def qbench(pytestconfig: pytest.Config) -> Workspace:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
-    if call.excinfo is not None and isinstance(call.excinfo.value, QbenchError):
-        report.longrepr = f"qbench: {call.excinfo.value}"  # the problem and its fix, not a traceback
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, NotApplicable):  # a mode or device that cannot apply to this model: skipped, with why
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {error.problem}")
+    elif isinstance(error, QbenchError):
+        report.longrepr = f"qbench: {error}"  # the problem and its fix, not a traceback
     return report
 
 

@@ -243,9 +243,16 @@ def write_fidelity_samples(
 def write_run_samples(ws, model_ids: list[str], mode_ids: list[str], device_id: str, out: Path | str) -> list[Path]:
     """Each model's task draws its modes' predictions on one device into ``out/<model>/``."""
     written: list[Path] = []
+    from qbench.errors import NotApplicable
+
     for model_id in model_ids:
-        only = getattr(ws.model(model_id), "only_modes", None)
-        modes = [m for m in mode_ids if only is None or m in only]
+        modes = []
+        for mode_id in mode_ids:
+            try:
+                ws.tflite(model_id, mode_id)
+                modes.append(mode_id)
+            except NotApplicable:
+                continue  # the benchmark cases skipped it with the reason
         folder = Path(out) / model_id
         folder.mkdir(parents=True, exist_ok=True)
         written += ws.task(model_id).write_samples(ws, model_id, modes, device_id, folder)

@@ -29,9 +29,3 @@ def add_user_models(options: list[str] | None) -> list[str]:
 
     registry.models()  # built-ins first, so a clashing user id is the one refused
     return [registry.register(parse_model_option(text)).id for text in options or []]
-
-
-def allowed(model_id: str, mode_id: str) -> bool:
-    """Whether a model can be built in a mode (a ready .tflite only runs as it is)."""
-    only = registry.get(model_id).only_modes
-    return only is None or mode_id in only

@@ -1,47 +1,66 @@
 """What a quantization mode should do to a model's size, predicted from the float32 model itself.
 
 A fixed ratio (int8 = 25 % of float32) only holds for models whose bytes are almost all large weight
-tensors. Small models carry a graph, biases and quantization metadata, and TFLite's dynamic-range mode
-leaves weight tensors under 1024 elements in float32 (MobileNet's depthwise kernels, for instance). So
-we read the float32 model's constant tensors (``qbench.tflite_file``, no interpreter) and apply each mode's
-storage rules (``qbench.modes``): the prediction then holds for MNIST and DeepLab alike, within the metadata a
-converter adds, which ``allowance`` bounds.
+tensors. Small models carry a graph, biases and quantization metadata; TFLite's dynamic-range mode leaves
+weight tensors under 1024 elements in float32 (MobileNet's depthwise kernels, for instance); ai-edge-quantizer's
+int4 recipes leave depthwise kernels float32 and pack two int4 weights per byte. So we read the float32 model's
+constant tensors (``qbench.tflite_file``, no interpreter) and apply each mode's storage rules (``Mode.storage``):
+the prediction then holds for MNIST and DeepLab alike, within the metadata a converter adds, which
+``allowance`` bounds.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from qbench.modes import Mode
 from qbench.tflite_file import TfliteModel
 
 PER_CHANNEL_BYTES = 4 + 8  # one float32 scale and one int64 zero point per output channel
+BLOCK_SCALE_BYTES = 4  # one float32 scale per block of weights (blockwise int4)
 METADATA_FRACTION = 0.06  # of the float32 size: DEQUANTIZE ops and renamed tensors of bigger models
 PER_TENSOR_BYTES = 256  # flatbuffer bytes a mode may add per tensor (a float16 copy's name and shape, an
 #                         activation's quantization table); dominates for models of a few kB
 
 
-def weighted_ops(model_path: Path) -> list[tuple[int, int, int]]:
-    """(weight elements, bias elements, output channels) of each float32 weighted op of the model."""
+@dataclass(frozen=True)
+class WeightedOp:
+    opcode: str
+    weights: int  # float32 weight elements
+    biases: int  # float32 bias elements
+    channels: int  # output channels
+
+
+def weighted_ops(model_path: Path) -> list[WeightedOp]:
+    """Each float32 weighted op of the model with its weight and bias sizes."""
     model = TfliteModel.read(model_path)
     found = []
     for op in model.weighted_ops():
         weight, bias = model.weights(op)
         elements = [t.elements if t is not None and t.dtype == "float32" and t.is_constant else 0
                     for t in (weight, bias)]
-        found.append((elements[0], elements[1], int(model.tensors[op.outputs[0]].shape[-1])))
+        found.append(WeightedOp(op.opcode, elements[0], elements[1], int(model.tensors[op.outputs[0]].shape[-1])))
     return found
 
 
 def predicted_bytes(float32_model: Path, float32_bytes: int, mode: Mode) -> int:
-    """float32 size minus what narrower weights and biases save, plus per-channel quantization parameters."""
+    """float32 size minus what narrower weights and biases save, plus their quantization parameters."""
+    rule = mode.storage
     size = float32_bytes
-    for weights, biases, channels in weighted_ops(float32_model):
-        if mode.weight_bytes < 4 and weights >= mode.min_weight_elements:
-            size -= (4 - mode.weight_bytes) * weights
-            if mode.weight_bytes == 1:  # int8 weights carry per-channel scales; so do integer biases
-                size += PER_CHANNEL_BYTES * channels * (2 if mode.calibrated and biases else 1)
-        size -= (4 - mode.bias_bytes) * biases
+    for op in weighted_ops(float32_model):
+        if rule.weight_bits >= 32 or op.opcode not in rule.ops or op.weights < rule.min_weight_elements:
+            continue
+        size -= 4 * op.weights - math.ceil(op.weights * rule.weight_bits / 8)
+        if rule.weight_bits < 16:  # integer weights carry scales (and zero points)
+            if rule.block_size:
+                size += BLOCK_SCALE_BYTES * math.ceil(op.weights / rule.block_size)
+            elif rule.per_channel:
+                size += PER_CHANNEL_BYTES * op.channels
+            if rule.integer_bias and op.biases:
+                size += PER_CHANNEL_BYTES * op.channels
+        size -= (4 - rule.bias_bytes) * op.biases
     return size
 
 

@@ -7,12 +7,10 @@ key is computed from specs, settings and versions, never from a trained model's 
 
 from __future__ import annotations
 
-import hashlib
 import platform
-from pathlib import Path
 from typing import Any
 
-from qbench import modes, runtime, tasks
+from qbench import modes, quantizers, runtime, tasks
 from qbench.cache import Artifact, Cache
 from qbench.data import mnist as mnist_data
 from qbench.data import registry as datasets
@@ -23,7 +21,7 @@ from qbench.models.registry import ModelSpec
 from qbench.options import Settings
 from qbench.tasks.base import OutputInfo, Task, Verdict
 from qbench.tflite_file import TfliteModel
-from qbench.versions import build_versions, emulated, run_versions
+from qbench.versions import emulated, run_versions
 
 REFERENCE_MODE = "float32"  # what every mode's quality, size and fidelity is judged against
 
@@ -120,9 +118,12 @@ class RunStage:
             "emulated": emulated(),
         }
 
-    # what a model's float32 file says about its inputs and outputs (no TensorFlow, no interpreter)
+    # what a model's files contain (no TensorFlow, no interpreter)
+    def tflite_model(self, model_id: str, mode_id: str) -> TfliteModel:
+        return TfliteModel.read(self.tflite(model_id, mode_id).path)
+
     def float_model(self, model_id: str) -> TfliteModel:
-        return self._once(("float-model", model_id), lambda: TfliteModel.read(self.tflite(model_id, REFERENCE_MODE).path))
+        return self._once(("float-model", model_id), lambda: self.tflite_model(model_id, REFERENCE_MODE))
 
     def input_shape(self, model_id: str) -> tuple[int, ...]:
         """Per-sample shape of the model's (first) input."""
@@ -160,6 +161,7 @@ class Workspace(RunStage):
 
     # build stage (cached)
     def source(self, model_id: str) -> Artifact:
+        """The model as trained or imported (Keras, SavedModel tar, frozen graph, .tflite), cached."""
         spec = self.model(model_id)
         return self._once(
             ("source", model_id),
@@ -169,40 +171,20 @@ class Workspace(RunStage):
             ),
         )
 
-    def tflite_key(self, model_id: str, mode_id: str) -> dict[str, Any]:
-        spec = self.model(model_id)
-        return {
-            "source": spec.key_parts(self),
-            "mode": mode_id,
-            "converter": spec.converter_args(),
-            "versions": build_versions(),
-        }
-
     def tflite(self, model_id: str, mode_id: str) -> Artifact:
-        spec, mode = self.model(model_id), modes.get(mode_id)
+        """The model's .tflite in one mode, from the cache or built by the mode's backend. Raises NotApplicable
+        (the case skips with the reason) when the mode cannot apply to the model; that verdict is cached too."""
+        mode = modes.get(mode_id)
+        backend = quantizers.get(mode.backend)
 
-        def build(path: Path) -> dict[str, Any]:
-            from qbench.convert import convert
+        def make() -> Artifact:
+            backend.check(self, model_id, mode)
+            return self.cache.get_or_build(
+                "tflite", backend.key(self, model_id, mode), f"{model_id}-{mode_id}.tflite",
+                lambda path: backend.build(self, model_id, mode, path), label=f"{model_id} {mode_id}.tflite",
+            )
 
-            source = self.source(model_id)
-            calibration = self.calibration_set(model_id) if mode.calibrated else None
-            path.write_bytes(convert(source.path, spec.source_format, mode, calibration, **spec.converter_args()))
-            return {
-                "model": model_id,
-                "mode": mode_id,
-                "source_sha256": source.sha256,
-                "calibration_samples": 0 if calibration is None else len(calibration),
-                "calibration_sha256": None if calibration is None else hashlib.sha256(calibration.tobytes()).hexdigest(),
-                "build_versions": build_versions(),
-            }
-
-        return self._once(
-            ("tflite", model_id, mode_id),
-            lambda: self.cache.get_or_build(
-                "tflite", self.tflite_key(model_id, mode_id), f"{model_id}-{mode_id}.tflite", build,
-                label=f"{model_id} {mode_id}.tflite",
-            ),
-        )
+        return self._once(("tflite", model_id, mode_id), make)
 
 
 def open_workspace(settings: Settings | None = None, **given: Any) -> Workspace:

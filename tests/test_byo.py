@@ -116,10 +116,13 @@ def test_ready_tflite_with_unlabelled_inputs_runs_with_fidelity(pytester, suite,
     spec = parse_model_option(f"bars={user.classifier},dataset=inputs:{user.photos},range=0:1")
     model = tmp_path / "bars_float32.tflite"
     shutil.copyfile(LocalWorkspace(ws, spec).tflite("bars", "float32").path, model)
-    result, benchmarks = run(pytester, suite, {"ready": f"{model},dataset=inputs:{user.photos},range=0:1"})
+    samples = tmp_path / "samples"
+    result, benchmarks = run(pytester, suite, {"ready": f"{model},dataset=inputs:{user.photos},range=0:1"},
+                             f"--qbench-samples={samples}")
     result.assert_outcomes(passed=4 + 4 + 1, skipped=1, deselected=2 * 20 + 5)  # float32 only (converter modes)
     for info in by_case(benchmarks).values():
         assert info["task"] == "fidelity" and info["outputs_vary"] is True and info["eval_samples"] == 32
+    assert (samples / "ready" / "fidelity-0000.png").stat().st_size > 10_000
 
 
 class LocalWorkspace(Workspace):

@@ -1,5 +1,5 @@
 """Bring-your-own models: the option syntax, validation, and Keras / frozen-graph / SavedModel files that
-the tests make themselves, converted by qbench.convert and run with LiteRT."""
+the tests make themselves, converted by the converter backend and run with LiteRT."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from qbench import modes, runtime
 from qbench.cache import Cache, sha256_file
-from qbench.convert import convert
+from qbench.quantizers.converter import convert
 from qbench.data.mnist import Mnist
 from qbench.errors import QbenchError
 from qbench.models.imported import ImportedModel, pack_saved_model, parse_model_option, unpack_saved_model

@@ -26,8 +26,6 @@ class ModelSpec(ABC):
     source_format: str = "keras"  # what build_source writes: keras | saved_model | frozen_graph
     source_filename: str = "model.keras"
     eval_batch: int = 250
-    #: Modes this model can be built in (None: all); a ready .tflite runs only as it is.
-    only_modes: tuple[str, ...] | None = None
     #: Absolute floors for the float32 model's quality, where the dataset makes them meaningful.
     floors: dict[str, float] = {}
 
@@ -51,7 +49,7 @@ class ModelSpec(ABC):
         return dict(self.floors)
 
     def converter_args(self) -> dict[str, Any]:
-        """Extra arguments for qbench.convert (frozen graphs: input/output array names)."""
+        """Extra arguments for the converter backend (frozen graphs: input/output array names)."""
         return {}
 
 

@@ -84,9 +84,6 @@ class ImportedModel(ModelSpec):
         self.eval_batch = tasks.get(self.task).eval_batch
         if self.format == "frozen_graph":  # v1 frozen-graph conversion fixes the batch to 1
             self.eval_batch = 1
-        #: Modes this model can be built in (None: all). A .tflite is already converted: the converter's modes
-        #: cannot re-quantize it, so it runs as it is, which the matrix calls float32.
-        self.only_modes = ("float32",) if self.format == "tflite" else None
         if self.format == "tflite":
             model = TfliteModel.read(self.path)  # a damaged file is refused here, by its own name
             if model.inputs and model.inputs[0].shape_signature[:1] != (-1,):

@@ -1,0 +1,56 @@
+"""Is an artifact what its mode says? Checks a .tflite against its mode's ``Contract``, naming every op that breaks it.
+
+The quality gates compare quality, and a float model keeps its quality: a mode that silently quantized nothing
+(ai-edge-quantizer does exactly that on 2019-era op codes it cannot read) or fell back to a weaker scheme (int8 to
+dynamic range, 16x8 to int8 activations) would pass them all. The contract reads what the file contains
+(``qbench.tflite_file``): the dtype and granularity of each covered op's weights, the dtype of its output, and the
+model's input and output dtypes. Weights smaller than the mode's threshold are exempt, as the mode leaves them
+float32; ops in ``exempt`` (layers a mixed-precision search kept at higher precision) too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from qbench.modes import Contract
+from qbench.tflite_file import TfliteModel
+
+SHOWN = 6  # offending ops named per rule
+
+
+def _name(model: TfliteModel, op) -> str:
+    return f"{op.opcode} #{op.index} ({model.tensors[op.outputs[0]].name})"
+
+
+def check(model: TfliteModel, contract: Contract, exempt: Iterable[str] = ()) -> list[str]:
+    """Every way ``model`` breaks ``contract``: one line per rule, naming the offending ops."""
+    exempt = set(exempt)
+    problems: list[str] = []
+    wrong_weights, wrong_granularity, wrong_activations = [], [], []
+    covered = 0
+    for op in model.weighted_ops():
+        weight, _ = model.weights(op)
+        output = model.tensors[op.outputs[0]]
+        if op.opcode not in contract.ops or weight.elements < contract.min_weight_elements or output.name in exempt:
+            continue
+        covered += 1
+        if weight.dtype != contract.weights:
+            wrong_weights.append(f"{_name(model, op)}: {weight.dtype}")
+        elif contract.granularity and (weight.quantization is None or weight.quantization.kind != contract.granularity):
+            wrong_granularity.append(f"{_name(model, op)}: "
+                                     f"{weight.quantization.kind if weight.quantization else 'no quantization'}")
+        if output.dtype != contract.activations:
+            wrong_activations.append(f"{_name(model, op)}: {output.dtype}")
+    for what, found in ((f"weights must be {contract.weights}", wrong_weights),
+                        (f"weights must be {contract.granularity}", wrong_granularity),
+                        (f"activations must be {contract.activations}", wrong_activations)):
+        if found:
+            more = f" and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
+            problems.append(f"{len(found)} of {covered} covered ops break '{what}': {'; '.join(found[:SHOWN])}{more}")
+    if covered == 0 and contract.weights != "float32":
+        kinds = ", ".join(sorted(contract.ops))
+        problems.append(f"no {kinds} op with >= {contract.min_weight_elements} weights: nothing the mode quantizes")
+    io = (model.inputs[0].dtype if model.inputs else "none", model.outputs[0].dtype if model.outputs else "none")
+    if io != contract.io:
+        problems.append(f"input/output are {io[0]}/{io[1]}, the mode says {contract.io[0]}/{contract.io[1]}")
+    return problems

@@ -1,0 +1,202 @@
+"""The ``aeq`` backend: Google's ai-edge-quantizer (AEQ) recipes on the float32 .tflite of any model.
+
+AEQ quantizes a ready .tflite directly (no TensorFlow), so every model gets these modes: built-in, imported from
+Keras / SavedModel / frozen graph (through its float32 conversion) and ready .tflite files such as MediaPipe's.
+Its recipes come from ``ai_edge_quantizer.recipe``; ``static_wi8_ai8_float_io`` is ours: static int8 with the
+model's inputs and outputs left float (AEQ's INPUT / OUTPUT virtual ops set to NO_QUANTIZE, so the graph begins
+with QUANTIZE and ends with DEQUANTIZE, like the converter's int8-float-io).
+
+Before quantizing, the float model is normalised: op codes that 2019-era files keep only in the deprecated
+``deprecated_builtin_code`` field are copied to ``builtin_code`` (AEQ reads only the new field and would otherwise
+quantize nothing), and a model without a SignatureDef gets one (AEQ calibrates through signatures). A recipe that
+does not apply (AEQ refuses the model, or LiteRT cannot load what it made) is ``NotApplicable``: its cases skip
+with AEQ's or LiteRT's own reason, and that verdict is cached like an artifact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbench.errors import NotApplicable, QbenchError
+from qbench.modes import Mode
+from qbench.quantizers.base import Backend
+from qbench.tflite_file import TfliteModel, rewrite
+from qbench.versions import installed
+
+SIGNATURE = "serving_default"
+REFERENCE_MODE = "float32"
+INSTALL = "pip install -r requirements/build.txt -c requirements/constraints.txt (ai-edge-quantizer==0.10.0)"
+
+
+def _aeq():
+    try:
+        from ai_edge_quantizer import algorithm_manager, qtyping, quantizer, recipe, recipe_manager
+    except ImportError:
+        raise QbenchError("the aeq-* modes need ai-edge-quantizer, which is not installed", INSTALL) from None
+    return algorithm_manager, qtyping, quantizer, recipe, recipe_manager
+
+
+def recipe_for(name: str) -> list[dict]:
+    """The AEQ recipe (a list of op configs) that a mode names."""
+    algorithm_manager, qtyping, _, recipe, recipe_manager = _aeq()
+    if name == "static_wi8_ai8_float_io":
+        manager = recipe_manager.RecipeManager()
+        manager.load_quantization_recipe(recipe.static_wi8_ai8())
+        for io_op in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
+            manager.add_quantization_config(".*", io_op, algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
+        return manager.get_quantization_recipe()
+    return getattr(recipe, name)()
+
+
+def normalize(data: bytes) -> bytes:
+    """Op codes in ``builtin_code`` and a SignatureDef present, as AEQ needs (see the module docstring)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    def edit(m) -> None:
+        for code in m.operatorCodes or []:
+            code.builtinCode = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if not m.signatureDefs:
+            graph = m.subgraphs[0]
+            signature = schema.SignatureDefT()
+            signature.signatureKey = SIGNATURE
+            signature.subgraphIndex = 0
+            signature.inputs, signature.outputs = ([_tensor_map(graph, i) for i in indices]
+                                                   for indices in (graph.inputs, graph.outputs))
+            m.signatureDefs = [signature]
+
+    stale = not TfliteModel(data, "model").signatures or _deprecated_codes_only(data)
+    return rewrite(data, edit) if stale else data
+
+
+def _tensor_map(graph, index: int):
+    from ai_edge_litert import schema_py_generated as schema
+
+    entry = schema.TensorMapT()
+    name = graph.tensors[index].name
+    entry.name = (name.decode() if isinstance(name, bytes) else name).split(":")[0]
+    entry.tensorIndex = index
+    return entry
+
+
+def _deprecated_codes_only(data: bytes) -> bool:
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    return any(code.builtinCode < code.deprecatedBuiltinCode for code in model.operatorCodes or [])
+
+
+class AeqBackend(Backend):
+    id = "aeq"
+    description = "Google's ai-edge-quantizer recipes on the float32 .tflite (no TensorFlow)"
+
+    def check(self, ws, model_id, mode) -> None:
+        model = ws.float_model(model_id)
+        kinds = {w.dtype for op in model.weighted_ops() if (w := model.weights(op)[0]) is not None}
+        if kinds and kinds <= {"float16"}:
+            raise NotApplicable(
+                f"{model_id} stores its weights as float16; ai-edge-quantizer quantizes float32 weights",
+                "use a float32-weight export of the model for the aeq-* modes",
+            )
+        if kinds and not kinds & {"float32"}:
+            raise NotApplicable(f"{model_id} is already quantized (weights {', '.join(sorted(kinds))}); "
+                                f"{mode.id} starts from float32 weights", "import the float model")
+        if mode.storage.block_size:
+            self._check_blocks(model_id, model, mode)
+
+    def _check_blocks(self, model_id: str, model: TfliteModel, mode: Mode) -> None:
+        """AEQ's blockwise recipes quantize dense layers whose input depth is a multiple of the block size; with
+        none of those it would return the float model unchanged, so the mode does not apply."""
+        fits = [op for op in model.ops if op.opcode in mode.storage.ops
+                and (w := model.weights(op)[0]) is not None and w.shape[-1] % mode.storage.block_size == 0]
+        if not fits:
+            depths = sorted({model.weights(op)[0].shape[-1] for op in model.ops if op.opcode in mode.storage.ops
+                             and model.weights(op)[0] is not None})
+            found = f"its dense layers take {', '.join(map(str, depths))} inputs" if depths else "it has no dense layer"
+            raise NotApplicable(
+                f"{mode.id} quantizes FULLY_CONNECTED weights in blocks of {mode.storage.block_size} inputs; "
+                f"{model_id} has none that fits ({found})",
+                "use aeq-dynamic-int4 (per-channel int4) for this model",
+            )
+
+    def _calibration(self, ws, model_id, mode) -> np.ndarray | None:
+        return ws.calibration_set(model_id) if mode.calibrated else None
+
+    def key(self, ws, model_id, mode) -> dict[str, Any]:
+        calibration = self._calibration(ws, model_id, mode)
+        return {
+            "backend": self.id,
+            "float32": ws.tflite(model_id, REFERENCE_MODE).sha256,
+            "mode": mode.id,
+            "recipe": json.loads(json.dumps(recipe_for(mode.recipe), default=str)),
+            "calibration": None if calibration is None else hashlib.sha256(calibration.tobytes()).hexdigest(),
+            "versions": {p: installed(p) for p in ("ai-edge-quantizer", "ai-edge-litert", "numpy")},
+        }
+
+    def build(self, ws, model_id, mode, path: Path) -> dict[str, Any]:
+        _, _, quantizer, _, _ = _aeq()
+        float_path = ws.tflite(model_id, REFERENCE_MODE).path
+        data = normalize(float_path.read_bytes())
+        calibration = self._calibration(ws, model_id, mode)
+        chatter = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(chatter), contextlib.redirect_stdout(chatter):
+                q = quantizer.Quantizer(bytearray(data), recipe_for(mode.recipe))
+                result = None
+                if q.need_calibration:
+                    result = q.calibrate({signature_of(data): self._samples(data, calibration)},
+                                         num_threads=os.cpu_count() or 1)
+                quantized = bytes(q.quantize(result, enable_progress_bar=False,
+                                             enable_progress_report=False).quantized_model)
+        except Exception as exc:  # AEQ raises ValueError, RuntimeError, KeyError...: "this recipe does not fit"
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
+            raise NotApplicable(f"ai-edge-quantizer cannot make {mode.id} ({mode.recipe}) of {model_id}: {reason}",
+                                "choose another mode for this model") from None
+        self._check_loads(quantized, model_id, mode)
+        path.write_bytes(quantized)
+        return {
+            "model": model_id,
+            "mode": mode.id,
+            "recipe": mode.recipe,
+            "float32_sha256": ws.tflite(model_id, REFERENCE_MODE).sha256,
+            "calibration_samples": 0 if calibration is None else len(calibration),
+            "aeq_version": installed("ai-edge-quantizer"),
+        }
+
+    def _samples(self, data: bytes, calibration: np.ndarray) -> list[dict[str, np.ndarray]]:
+        from ai_edge_litert.interpreter import Interpreter
+
+        runner = Interpreter(model_content=data).get_signature_runner(signature_of(data))
+        name, detail = next(iter(runner.get_input_details().items()))
+        dtype = np.dtype(detail["dtype"])
+        return [{name: sample[None].astype(dtype)} for sample in calibration]
+
+    def _check_loads(self, quantized: bytes, model_id: str, mode: Mode) -> None:
+        """LiteRT must be able to prepare what AEQ made (AEQ 0.10's int16 ADD scales, for one, it refuses)."""
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        try:
+            interpreter = Interpreter(model_content=quantized,
+                                      experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:
+            if "custom op" in str(exc).lower():
+                return  # the float model has custom ops too: which devices run it is the runtime's question
+            reason = " ".join(str(exc).split())
+            raise NotApplicable(f"LiteRT cannot run the {mode.id} model ai-edge-quantizer made of {model_id}: "
+                                f"{reason}", "choose another mode for this model") from None
+
+
+def signature_of(data: bytes) -> str:
+    """The signature AEQ calibrates through: the model's first (``normalize`` adds one when there is none)."""
+    return TfliteModel(data, "model").signatures[0]
+
+
+BACKEND = AeqBackend()

@@ -1,0 +1,34 @@
+"""What a quantization backend is: it turns a model into one mode's .tflite, or says why it cannot.
+
+A backend is one module under ``qbench/quantizers/`` and one entry in ``BACKENDS`` (``__init__.py``). The Workspace
+asks it for the cache key of a model x mode (everything that determines the artifact's bytes), whether the mode
+applies at all (a converter mode needs a Keras / SavedModel / frozen-graph source; an AEQ recipe needs float32
+weights), and to build the artifact on a cache miss.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qbench.modes import Mode
+
+if TYPE_CHECKING:
+    from qbench.workspace import Workspace
+
+
+class Backend(ABC):
+    id: str
+    description: str
+
+    def check(self, ws: Workspace, model_id: str, mode: Mode) -> None:
+        """Raise ``qbench.errors.NotApplicable`` (the cases skip with its reason) when the mode cannot apply."""
+
+    @abstractmethod
+    def key(self, ws: Workspace, model_id: str, mode: Mode) -> dict[str, Any]:
+        """Everything that determines the artifact's bytes (computed without building anything expensive)."""
+
+    @abstractmethod
+    def build(self, ws: Workspace, model_id: str, mode: Mode, path: Path) -> dict[str, Any]:
+        """Write the artifact at ``path``; return facts for its cache manifest."""

@@ -1,0 +1,141 @@
+"""The ``converter`` backend: TensorFlow's TFLiteConverter turns a source model (Keras, SavedModel, frozen graph)
+into one mode's .tflite bytes. The thesis's six modes, one small converter-configuring function each (``RECIPES``).
+
+The only backend that imports TensorFlow (with the model builders), and only inside functions, so the run stage
+can import everything else without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from qbench.errors import NotApplicable, QbenchError
+from qbench.modes import Mode
+from qbench.quantizers.base import Backend
+from qbench.tf import tensorflow
+from qbench.versions import build_versions
+
+
+def _float32(converter, tf, rep) -> None:
+    pass
+
+
+def _dynamic(converter, tf, rep) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+
+def _float16(converter, tf, rep) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+
+
+def _full_integer(converter, tf, rep) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = rep
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+
+
+def _int8(converter, tf, rep) -> None:
+    _full_integer(converter, tf, rep)
+    converter.inference_input_type = tf.uint8  # as in the thesis (Code Listing 3.10)
+    converter.inference_output_type = tf.uint8
+
+
+def _int16x8(converter, tf, rep) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = rep
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+    ]
+
+
+#: recipe name -> function(converter, tf, representative_dataset) that configures the converter
+RECIPES = {"float32": _float32, "dynamic": _dynamic, "float16": _float16, "int8": _int8,
+           "int8-float-io": _full_integer, "int16x8": _int16x8}
+
+
+def _converter(tf, source: Path, source_format: str, args: dict[str, Any]):
+    if source_format == "keras":
+        import keras
+
+        return tf.lite.TFLiteConverter.from_keras_model(keras.models.load_model(source))
+    if source_format == "saved_model":
+        return tf.lite.TFLiteConverter.from_saved_model(str(source))
+    if source_format == "frozen_graph":
+        return tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+            str(source),
+            input_arrays=args["input_arrays"],
+            output_arrays=args["output_arrays"],
+            input_shapes=args.get("input_shapes"),
+        )
+    raise QbenchError(f"unknown source format {source_format!r}", "use keras, saved_model or frozen_graph")
+
+
+def convert(source: Path, source_format: str, mode: Mode, calibration: np.ndarray | None, **args: Any) -> bytes:
+    if source_format == "tflite":  # already converted: it runs as it is, in no other mode
+        if mode.id != "float32":
+            raise QbenchError(f"{source.name} is a ready .tflite; it cannot be re-quantized to {mode.id}",
+                              "import the Keras/SavedModel/frozen graph it came from to get the other modes")
+        return source.read_bytes()
+    if source_format == "saved_model" and source.is_file():  # the cache keeps SavedModels as one tar file
+        from qbench.models.imported.formats import unpack_saved_model
+
+        with tempfile.TemporaryDirectory() as tmp:  # must outlive converter.convert(), which rereads it
+            return convert(unpack_saved_model(source, Path(tmp)), source_format, mode, calibration, **args)
+    if mode.calibrated and (calibration is None or len(calibration) == 0):
+        raise QbenchError(f"mode {mode.id} needs calibration data and none was given", "provide a representative set")
+    tf = tensorflow()
+
+    def representative_dataset() -> Iterator[list[np.ndarray]]:
+        for sample in calibration:
+            yield [sample[None].astype(np.float32)]
+
+    try:
+        converter = _converter(tf, source, source_format, args)
+        RECIPES[mode.recipe](converter, tf, representative_dataset)
+        return converter.convert()
+    except QbenchError:
+        raise
+    except Exception as exc:  # the converter raises many types, all meaning "this model/mode does not convert"
+        raise QbenchError(f"converting {source.name} to {mode.id} failed: {exc}", "check the model's ops") from None
+
+
+class ConverterBackend(Backend):
+    id = "converter"
+    description = "TensorFlow's TFLiteConverter on the Keras / SavedModel / frozen-graph source"
+
+    def check(self, ws, model_id, mode) -> None:
+        spec = ws.model(model_id)
+        if spec.source_format == "tflite" and mode.id != "float32":
+            raise NotApplicable(
+                f"{model_id} is a ready .tflite: TFLiteConverter needs the Keras / SavedModel / frozen graph it came "
+                f"from to build {mode.id}",
+                "use the aeq-* modes, which quantize a .tflite, or import the model's source",
+            )
+
+    def key(self, ws, model_id, mode) -> dict[str, Any]:
+        spec = ws.model(model_id)
+        return {"source": spec.key_parts(ws), "mode": mode.id, "converter": spec.converter_args(),
+                "versions": build_versions()}
+
+    def build(self, ws, model_id, mode, path) -> dict[str, Any]:
+        spec = ws.model(model_id)
+        source = ws.source(model_id)
+        calibration = ws.calibration_set(model_id) if mode.calibrated else None
+        path.write_bytes(convert(source.path, spec.source_format, mode, calibration, **spec.converter_args()))
+        return {
+            "model": model_id,
+            "mode": mode.id,
+            "source_sha256": source.sha256,
+            "calibration_samples": 0 if calibration is None else len(calibration),
+            "calibration_sha256": None if calibration is None else hashlib.sha256(calibration.tobytes()).hexdigest(),
+            "build_versions": build_versions(),
+        }
+
+
+BACKEND = ConverterBackend()
