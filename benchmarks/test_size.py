@@ -16,12 +16,12 @@ from qbench.size import allowance, predicted_bytes
 
 
 def test_size(qbench, qbench_model, qbench_mode):
-    artifact, reference = qbench.tflite(qbench_model, qbench_mode), qbench.tflite(qbench_model, "float32")
-    predicted = predicted_bytes(reference.path, reference.bytes, modes.get(qbench_mode))
-    slack = allowance(reference.path, reference.bytes)
+    artifact, reference = qbench.tflite(qbench_model, qbench_mode), qbench.size_reference(qbench_model, qbench_mode)
+    predicted = predicted_bytes(reference, modes.get(qbench_mode))
+    slack = allowance(reference)
     assert abs(artifact.bytes - predicted) <= slack, (
-        f"{qbench_model} {qbench_mode}: {artifact.bytes} bytes ({artifact.bytes / reference.bytes:.3f} of float32), "
+        f"{qbench_model} {qbench_mode}: {artifact.bytes} bytes ({artifact.bytes / reference.size:.3f} of float32), "
         f"predicted {predicted} ± {slack:.0f} from the float32 model's weights"
     )
     if modes.get(qbench_mode).weight_bytes < 4:
-        assert artifact.bytes < reference.bytes
+        assert artifact.bytes < reference.size

@@ -64,7 +64,7 @@ class Evaluation:
 def evaluate(runner: Runner, data: EvalSet, task: Task, batch_size: int, reference: Any = None) -> Evaluation:
     """Predict the whole set and score it; ``reference``: float32's predictions on the same device."""
     predicted, facts = predict(runner, data, task, batch_size)
-    return Evaluation({**facts, **task.score(predicted, data, reference)}, predicted)
+    return Evaluation({**facts, **task.score(predicted, data, reference, runner.outputs)}, predicted)
 
 
 def latency_percentiles(per_invoke_seconds: list[float]) -> dict[str, float]:

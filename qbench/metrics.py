@@ -57,21 +57,23 @@ SNR_CAP_DB = 150.0  # float32 itself resolves ~7 decimal digits (~140 dB): beyon
 def snr_db(reference: np.ndarray, output: np.ndarray) -> float:
     """Signal-to-noise ratio of ``output`` against ``reference`` in dB: 10 log10(sum ref^2 / sum (out - ref)^2),
     capped at SNR_CAP_DB (identical outputs); 0 dB when the reference is all zeros and the output is not."""
-    ref = np.asarray(reference, np.float64)
-    noise = float(np.sum((np.asarray(output, np.float64) - ref) ** 2))
+    ref, out = np.asarray(reference, np.float64), np.asarray(output, np.float64)
+    if not np.all(np.isfinite(out)):  # inf / NaN outputs: no fidelity at all (and JSON has no infinity)
+        return -SNR_CAP_DB
+    noise = float(np.sum((out - ref) ** 2))
     signal = float(np.sum(ref**2))
     if noise == 0.0:
         return SNR_CAP_DB
     if signal == 0.0:
         return 0.0
-    return float(min(SNR_CAP_DB, 10.0 * np.log10(signal / noise)))
+    return float(np.clip(10.0 * np.log10(signal / noise), -SNR_CAP_DB, SNR_CAP_DB))
 
 
 def mean_cosine(reference: np.ndarray, output: np.ndarray) -> float:
     """Mean over samples (first axis) of the cosine similarity of their flattened outputs; two zero vectors
     count as identical (1), one zero vector as unrelated (0)."""
     ref = np.asarray(reference, np.float64).reshape(len(reference), -1)
-    out = np.asarray(output, np.float64).reshape(len(output), -1)
+    out = np.nan_to_num(np.asarray(output, np.float64).reshape(len(output), -1), nan=0.0, posinf=0.0, neginf=0.0)
     norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
     dots = np.sum(ref * out, axis=1)
     both_zero = (np.linalg.norm(ref, axis=1) == 0) & (np.linalg.norm(out, axis=1) == 0)
@@ -80,8 +82,13 @@ def mean_cosine(reference: np.ndarray, output: np.ndarray) -> float:
     return float(np.mean(np.clip(cos, -1.0, 1.0)))
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def max_abs_error(reference: np.ndarray, output: np.ndarray) -> float:
-    return float(np.max(np.abs(np.asarray(output, np.float64) - np.asarray(reference, np.float64)), initial=0.0))
+    """Largest |output - reference|; float32's largest value stands for inf / NaN outputs (JSON has no infinity)."""
+    error = np.abs(np.asarray(output, np.float64) - np.asarray(reference, np.float64))
+    return float(np.max(np.nan_to_num(error, nan=FLOAT32_MAX, posinf=FLOAT32_MAX), initial=0.0))
 
 
 def agreement(reference: np.ndarray, predicted: np.ndarray) -> float:

@@ -223,14 +223,16 @@ def write_fidelity_samples(
             row[0].axis("off")
         result = metrics_by_mode.get(mode, {})
         per_output = result.get("fidelity_outputs", {})
+        names = list(per_output) or [str(k) for k in range(len(reference))]
         for k, (ax, ref, got) in enumerate(zip(row[int(show_image):], reference, outputs_by_mode[mode])):
             x, y = np.ravel(ref[0]), np.ravel(got[0])
             step = max(1, x.size // max_points)
             ax.scatter(x[::step], y[::step], s=3, alpha=0.5, color=WRONG if mode != baseline else RIGHT)
             lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
             ax.plot([lo, hi], [lo, hi], color=CAPTION, lw=0.8)
-            snr = per_output.get(str(k), {}).get("snr_db")
-            ax.set_title(f"{mode}: output {k}" + (f", SNR {snr:.1f} dB" if snr is not None else ""), fontsize=9)
+            name = names[k] if k < len(names) else str(k)
+            snr = per_output.get(name, {}).get("snr_db")
+            ax.set_title(f"{mode}: {name}"[:40] + (f", SNR {snr:.1f} dB" if snr is not None else ""), fontsize=9)
             ax.set_xlabel(f"{baseline} value", fontsize=8)
             ax.set_ylabel(f"{mode} value", fontsize=8)
     fig.suptitle("outputs against float32 on the first input (diagonal: identical)", fontsize=11)

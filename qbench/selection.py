@@ -1,4 +1,8 @@
-"""The three axes (models, modes, devices) by stable string id, as the CLI and the plugin select them."""
+"""The three axes (models, modes, devices) by stable string id, as the CLI and the plugin select them.
+
+Each axis has a default selection (what runs when nothing is asked for) and ``all``; an entry can stay out of the
+default (``default = False``: e.g. pretrained models whose first use downloads wheels).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,27 @@ from qbench import modes, runtime
 from qbench.errors import QbenchError
 from qbench.models import registry
 
-AXES = {
-    "models": lambda: list(registry.models()),
-    "modes": lambda: list(modes.MODES),
-    "devices": lambda: list(runtime.DEVICES),
+ALL = "all"
+AXES = {  # axis -> {id: in the default selection}
+    "models": lambda: {m.id: getattr(m, "default", True) for m in registry.models().values()},
+    "modes": lambda: {m: getattr(mode, "default", True) for m, mode in modes.MODES.items()},
+    "devices": lambda: {d: getattr(device, "default", True) for d, device in runtime.DEVICES.items()},
 }
 
 
 def parse(axis: str, raw: str | None) -> list[str]:
-    """Comma-separated ids (all when empty), refusing unknown ones with the list of valid ids."""
-    valid = AXES[axis]()
-    ids = [s.strip() for s in raw.split(",") if s.strip()] if raw else valid
-    unknown = [i for i in ids if i not in valid]
+    """Comma-separated ids (the default selection when empty, every id for ``all``), refusing unknown ones with
+    the list of valid ids."""
+    known = AXES[axis]()
+    if not raw:
+        return [i for i, default in known.items() if default]
+    ids = [s.strip() for s in raw.split(",") if s.strip()]
+    if ALL in ids:
+        return list(known)
+    unknown = [i for i in ids if i not in known]
     if unknown:
-        raise QbenchError(f"unknown {axis} id(s): {', '.join(unknown)}", f"valid {axis}: {', '.join(valid)}")
+        raise QbenchError(f"unknown {axis} id(s): {', '.join(unknown)}",
+                          f"valid {axis}: {', '.join(known)} (or {ALL})")
     return ids
 
 

@@ -33,9 +33,13 @@ class WeightedOp:
     channels: int  # output channels
 
 
-def weighted_ops(model_path: Path) -> list[WeightedOp]:
+def _model(model: TfliteModel | Path) -> TfliteModel:
+    return model if isinstance(model, TfliteModel) else TfliteModel.read(model)
+
+
+def weighted_ops(model: TfliteModel | Path) -> list[WeightedOp]:
     """Each float32 weighted op of the model with its weight and bias sizes."""
-    model = TfliteModel.read(model_path)
+    model = _model(model)
     found = []
     for op in model.weighted_ops():
         weight, bias = model.weights(op)
@@ -45,11 +49,13 @@ def weighted_ops(model_path: Path) -> list[WeightedOp]:
     return found
 
 
-def predicted_bytes(float32_model: Path, float32_bytes: int, mode: Mode) -> int:
-    """float32 size minus what narrower weights and biases save, plus their quantization parameters."""
+def predicted_bytes(reference: TfliteModel | Path, mode: Mode) -> int:
+    """The float model's size minus what narrower weights and biases save, plus their quantization parameters.
+    ``reference`` is the float32 model the mode starts from (``Workspace.size_reference``)."""
     rule = mode.storage
-    size = float32_bytes
-    for op in weighted_ops(float32_model):
+    reference = _model(reference)
+    size = reference.size
+    for op in weighted_ops(reference):
         if rule.weight_bits >= 32 or op.opcode not in rule.ops or op.weights < rule.min_weight_elements:
             continue
         size -= 4 * op.weights - math.ceil(op.weights * rule.weight_bits / 8)
@@ -64,6 +70,7 @@ def predicted_bytes(float32_model: Path, float32_bytes: int, mode: Mode) -> int:
     return size
 
 
-def allowance(float32_model: Path, float32_bytes: int) -> float:
+def allowance(reference: TfliteModel | Path) -> float:
     """How far a converted model may be from the prediction: a fraction of float32 plus a little per tensor."""
-    return METADATA_FRACTION * float32_bytes + PER_TENSOR_BYTES * len(TfliteModel.read(float32_model).tensors)
+    reference = _model(reference)
+    return METADATA_FRACTION * reference.size + PER_TENSOR_BYTES * len(reference.tensors)

@@ -122,6 +122,12 @@ class RunStage:
     def tflite_model(self, model_id: str, mode_id: str) -> TfliteModel:
         return TfliteModel.read(self.tflite(model_id, mode_id).path)
 
+    def size_reference(self, model_id: str, mode_id: str) -> TfliteModel:
+        """The float model a mode starts from (its backend says which), for size prediction."""
+        mode = modes.get(mode_id)
+        data = quantizers.get(mode.backend).size_reference(self, model_id)
+        return TfliteModel(data, f"{model_id} float model for {mode_id}")
+
     def float_model(self, model_id: str) -> TfliteModel:
         return self._once(("float-model", model_id), lambda: self.tflite_model(model_id, REFERENCE_MODE))
 

@@ -85,6 +85,10 @@ class DatasetKind(ABC):
         ``fit`` is the model's per-sample input shape when known: a kind whose files are much larger than the
         model's input (Cityscapes' 2048x1024 frames) may resize while reading instead of holding the originals."""
 
+    def resolve(self, raw: str | None) -> Path | None:
+        """What ``dataset=KIND:RAW`` names: a path (absolute, ``~`` expanded) for most kinds."""
+        return Path(raw).expanduser().absolute() if raw else None
+
     def check_path(self, path: Path | None) -> None:
         """Refuse a missing path before anything runs (the cheap part of ``load``'s checks)."""
         if not self.takes_path:

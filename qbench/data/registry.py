@@ -12,7 +12,7 @@ from pathlib import Path
 from qbench.data.base import DatasetKind
 from qbench.errors import QbenchError, lookup
 
-MODULES = ("mnist", "cityscapes", "idx", "npz", "images", "masks", "inputs")
+MODULES = ("mnist", "cityscapes", "idx", "npz", "images", "masks", "inputs", "photos")
 
 
 @lru_cache(maxsize=None)
@@ -35,7 +35,7 @@ def parse(text: str) -> tuple[DatasetKind, Path | None]:
         raise QbenchError(f"unknown dataset {kind_id!r} in dataset={text}",
                           "use " + ", ".join(f"{k.id}:PATH" if k.takes_path else k.id for k in kinds().values()))
     kind = kinds()[kind_id]
-    path = Path(raw).expanduser().absolute() if sep and raw else None
+    path = kind.resolve(raw if sep else None)
     kind.check_path(path)
     return kind, path
 

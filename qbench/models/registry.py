@@ -28,6 +28,8 @@ class ModelSpec(ABC):
     eval_batch: int = 250
     #: Absolute floors for the float32 model's quality, where the dataset makes them meaningful.
     floors: dict[str, float] = {}
+    #: In the default selection (False: only when asked for by id or with ``all``; e.g. pretrained downloads).
+    default: bool = True
 
     @abstractmethod
     def key_parts(self, ws: Workspace) -> dict[str, Any]:
@@ -72,7 +74,7 @@ def get(model_id: str) -> ModelSpec:
     return lookup(models(), model_id, "model")
 
 
-BUILTIN_MODULES = ("mnist_cnn", "deeplab_scenes")
+BUILTIN_MODULES = ("mnist_cnn", "deeplab_scenes", "mediapipe")
 
 
 def _builtin_modules() -> list:

@@ -8,7 +8,8 @@ with QUANTIZE and ends with DEQUANTIZE, like the converter's int8-float-io).
 
 Before quantizing, the float model is normalised: op codes that 2019-era files keep only in the deprecated
 ``deprecated_builtin_code`` field are copied to ``builtin_code`` (AEQ reads only the new field and would otherwise
-quantize nothing), and a model without a SignatureDef gets one (AEQ calibrates through signatures). A recipe that
+quantize nothing), a model without a SignatureDef gets one (AEQ calibrates through signatures), and float16 weights
+stored as constant + DEQUANTIZE (MediaPipe's face detector) become the float32 constants they decode to, exactly. A recipe that
 does not apply (AEQ refuses the model, or LiteRT cannot load what it made) is ``NotApplicable``: its cases skip
 with AEQ's or LiteRT's own reason, and that verdict is cached like an artifact.
 """
@@ -20,11 +21,14 @@ import hashlib
 import io
 import json
 import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qbench.cache import code_digest
 from qbench.errors import NotApplicable, QbenchError
 from qbench.modes import Mode
 from qbench.quantizers.base import Backend
@@ -57,12 +61,14 @@ def recipe_for(name: str) -> list[dict]:
 
 
 def normalize(data: bytes) -> bytes:
-    """Op codes in ``builtin_code`` and a SignatureDef present, as AEQ needs (see the module docstring)."""
+    """Op codes in ``builtin_code``, a SignatureDef present and float16 weights expanded, as AEQ needs (see the
+    module docstring)."""
     from ai_edge_litert import schema_py_generated as schema
 
     def edit(m) -> None:
         for code in m.operatorCodes or []:
             code.builtinCode = max(code.builtinCode, code.deprecatedBuiltinCode)
+        _expand_float16(m, schema)
         if not m.signatureDefs:
             graph = m.subgraphs[0]
             signature = schema.SignatureDefT()
@@ -72,8 +78,51 @@ def normalize(data: bytes) -> bytes:
                                                    for indices in (graph.inputs, graph.outputs))
             m.signatureDefs = [signature]
 
-    stale = not TfliteModel(data, "model").signatures or _deprecated_codes_only(data)
+    model = TfliteModel(data, "model")
+    stale = not model.signatures or _deprecated_codes_only(data) or _float16_weights(model)
     return rewrite(data, edit) if stale else data
+
+
+def _float16_weights(model: TfliteModel) -> bool:
+    return any(model.tensors[op.inputs[0]].dtype == "float16" and model.tensors[op.inputs[0]].is_constant
+               for op in model.ops if op.opcode == "DEQUANTIZE")
+
+
+def _expand_float16(m, schema) -> None:
+    """float16 weights kept as a constant + DEQUANTIZE (how float16-mode converters store them) become float32
+    constants: the same values exactly (float16 -> float32 is lossless), in the form AEQ quantizes."""
+    graph = m.subgraphs[0]
+    dequantize = {i for i, c in enumerate(m.operatorCodes or [])
+                  if max(c.builtinCode, c.deprecatedBuiltinCode) == schema.BuiltinOperator.DEQUANTIZE}
+    kept = []
+    for op in graph.operators or []:
+        source = graph.tensors[op.inputs[0]] if op.opcodeIndex in dequantize else None
+        data = m.buffers[source.buffer].data if source is not None and source.type == schema.TensorType.FLOAT16 \
+            else None
+        if data is None or len(data) == 0:
+            kept.append(op)
+            continue
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(np.asarray(data, np.uint8).tobytes(), np.float16).astype(np.float32).view(np.uint8)
+        m.buffers.append(buffer)
+        graph.tensors[op.outputs[0]].buffer = len(m.buffers) - 1
+        m.buffers[source.buffer].data = None  # the float16 copy is no longer read: do not ship it twice
+    graph.operators = kept
+    _drop_unused_tensors(graph)
+
+
+def _drop_unused_tensors(graph) -> None:
+    """Remove tensors no op and no graph input/output refers to, renumbering the references (the calibrator reads
+    every tensor, and a float16 weight whose DEQUANTIZE is gone has no data left to read)."""
+    used = sorted({i for op in graph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
+                  | {int(i) for i in graph.inputs} | {int(i) for i in graph.outputs})
+    new = {old: n for n, old in enumerate(used)}
+    graph.tensors = [graph.tensors[i] for i in used]
+    for op in graph.operators:
+        op.inputs = [new[i] if i >= 0 else i for i in op.inputs]
+        op.outputs = [new[i] for i in op.outputs]
+    graph.inputs = [new[int(i)] for i in graph.inputs]
+    graph.outputs = [new[int(i)] for i in graph.outputs]
 
 
 def _tensor_map(graph, index: int):
@@ -100,12 +149,7 @@ class AeqBackend(Backend):
     def check(self, ws, model_id, mode) -> None:
         model = ws.float_model(model_id)
         kinds = {w.dtype for op in model.weighted_ops() if (w := model.weights(op)[0]) is not None}
-        if kinds and kinds <= {"float16"}:
-            raise NotApplicable(
-                f"{model_id} stores its weights as float16; ai-edge-quantizer quantizes float32 weights",
-                "use a float32-weight export of the model for the aeq-* modes",
-            )
-        if kinds and not kinds & {"float32"}:
+        if kinds and not kinds & {"float32", "float16"}:  # float16 weights are expanded by ``normalize``
             raise NotApplicable(f"{model_id} is already quantized (weights {', '.join(sorted(kinds))}); "
                                 f"{mode.id} starts from float32 weights", "import the float model")
         if mode.storage.block_size:
@@ -126,6 +170,9 @@ class AeqBackend(Backend):
                 "use aeq-dynamic-int4 (per-channel int4) for this model",
             )
 
+    def size_reference(self, ws, model_id) -> bytes:
+        return normalize(ws.tflite(model_id, REFERENCE_MODE).path.read_bytes())  # float16 weights expanded
+
     def _calibration(self, ws, model_id, mode) -> np.ndarray | None:
         return ws.calibration_set(model_id) if mode.calibrated else None
 
@@ -138,6 +185,7 @@ class AeqBackend(Backend):
             "recipe": json.loads(json.dumps(recipe_for(mode.recipe), default=str)),
             "calibration": None if calibration is None else hashlib.sha256(calibration.tobytes()).hexdigest(),
             "versions": {p: installed(p) for p in ("ai-edge-quantizer", "ai-edge-litert", "numpy")},
+            "normalize": code_digest(sys.modules[__name__]),  # how the float model is prepared for AEQ
         }
 
     def build(self, ws, model_id, mode, path: Path) -> dict[str, Any]:
@@ -147,7 +195,8 @@ class AeqBackend(Backend):
         calibration = self._calibration(ws, model_id, mode)
         chatter = io.StringIO()
         try:
-            with contextlib.redirect_stderr(chatter), contextlib.redirect_stdout(chatter):
+            with contextlib.redirect_stderr(chatter), contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # LiteRT warns about its debug option AEQ calibrates with
                 q = quantizer.Quantizer(bytearray(data), recipe_for(mode.recipe))
                 result = None
                 if q.need_calibration:
@@ -155,7 +204,7 @@ class AeqBackend(Backend):
                                          num_threads=os.cpu_count() or 1)
                 quantized = bytes(q.quantize(result, enable_progress_bar=False,
                                              enable_progress_report=False).quantized_model)
-        except Exception as exc:  # AEQ raises ValueError, RuntimeError, KeyError...: "this recipe does not fit"
+        except (ValueError, RuntimeError, KeyError, NotImplementedError) as exc:  # AEQ's "this recipe does not fit"
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
             raise NotApplicable(f"ai-edge-quantizer cannot make {mode.id} ({mode.recipe}) of {model_id}: {reason}",
                                 "choose another mode for this model") from None

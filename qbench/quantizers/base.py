@@ -25,6 +25,10 @@ class Backend(ABC):
     def check(self, ws: Workspace, model_id: str, mode: Mode) -> None:
         """Raise ``qbench.errors.NotApplicable`` (the cases skip with its reason) when the mode cannot apply."""
 
+    def size_reference(self, ws: Workspace, model_id: str) -> bytes:
+        """The float model the mode starts from, whose tensors ``qbench.size`` predicts the artifact's size from."""
+        return ws.tflite(model_id, "float32").path.read_bytes()
+
     @abstractmethod
     def key(self, ws: Workspace, model_id: str, mode: Mode) -> dict[str, Any]:
         """Everything that determines the artifact's bytes (computed without building anything expensive)."""

@@ -103,8 +103,10 @@ class Task(ABC):
         return np.concatenate(parts)
 
     @abstractmethod
-    def score(self, predictions: Any, data: EvalSet, reference: Any = None) -> dict[str, Any]:
-        """Quality numbers; ``reference`` is the float32 model's predictions on the same device (None for float32)."""
+    def score(self, predictions: Any, data: EvalSet, reference: Any = None,
+              outputs: Sequence[OutputInfo] = ()) -> dict[str, Any]:
+        """Quality numbers; ``reference`` is the float32 model's predictions on the same device (None for float32),
+        ``outputs`` the model's outputs (names, shapes)."""
 
     def fit_labels(self, y: np.ndarray | None, outputs: Sequence[OutputInfo], origin: str) -> np.ndarray | None:
         """A dataset's labels made to fit the model's outputs (masks resized to the output map); default as is."""

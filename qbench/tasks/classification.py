@@ -48,7 +48,7 @@ class Classification(Task):
         top1 = np.argmax(raw, axis=-1).astype(np.uint8 if raw.shape[-1] <= 256 else np.int32)
         return top1, dequantized(raw, info[0].quant)
 
-    def score(self, predictions, data, reference=None) -> dict:
+    def score(self, predictions, data, reference=None, outputs=()) -> dict:
         labels, scores = predictions
         result = {"accuracy": metrics.accuracy(labels, data.y), "chance_floor": chance_floor(data.y)}
         if reference is not None:

@@ -52,7 +52,7 @@ class Segmentation(Task):
         dtype = np.uint8 if raw.shape[-1] <= 255 else np.uint16
         return np.argmax(raw, axis=-1).astype(dtype)  # raw integers: argmax is the same as dequantized
 
-    def score(self, predictions, data, reference=None) -> dict:
+    def score(self, predictions, data, reference=None, outputs=()) -> dict:
         cm = metrics.confusion_matrix(predictions, data.y, data.num_classes)
         iou = metrics.iou_per_class(cm)
         names = data.class_names or tuple(str(i) for i in range(data.num_classes))

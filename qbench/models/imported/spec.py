@@ -1,9 +1,7 @@
 """A user's model file with the data it is evaluated and calibrated on: the ModelSpec the pipeline runs.
 
-The model's own input and output shapes rule (read from its float32 .tflite, no TensorFlow): the dataset's
-samples are fitted to them by ``qbench.data.preprocess`` and its labels checked against them by the task, once,
-before any case runs (``Workspace.prepare``). A ready .tflite is checked when it is imported, so a damaged file is
-refused by its own name rather than failing later as a cache copy.
+The dataset is fitted to the model by ``qbench.models.fitted``. A ready .tflite is checked when it is imported, so
+a damaged file is refused by its own name rather than failing later as a cache copy.
 """
 
 from __future__ import annotations
@@ -13,22 +11,16 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from qbench import tasks
-from qbench.data import registry as datasets
-from qbench.data.base import Data, EvalSet
-from qbench.data.preprocess import fit_inputs, scale_pixels
 from qbench.errors import QbenchError
+from qbench.models.fitted import DataFitted
 from qbench.models.imported.formats import content_sha256, detect_format, file_stamp, pack_saved_model
-from qbench.models.registry import ModelSpec
 from qbench.tflite_file import TfliteModel
 
 if TYPE_CHECKING:
     from qbench.workspace import Workspace
 
-
-class ImportedModel(ModelSpec):
+class ImportedModel(DataFitted):
     """See the module docstring; ``qbench.models.imported.option`` parses the command-line form."""
 
     def __init__(
@@ -50,11 +42,7 @@ class ImportedModel(ModelSpec):
         if not self.path.exists():
             raise QbenchError(f"model {id}: {self.path} does not exist", "give the model file or SavedModel folder")
         self.format = detect_format(id, self.path, format)
-        try:
-            self.data_kind, self.data_path = datasets.parse(dataset)
-        except QbenchError as exc:
-            raise QbenchError(f"model {id}: {exc.problem}", exc.fix) from None
-        self.dataset_text = dataset
+        self.set_dataset(dataset)
         self.task = task or self.data_kind.task
         if self.task not in tasks.TASKS:
             raise QbenchError(f"model {id}: unknown task {self.task!r}", f"use task={'|'.join(tasks.TASKS)}")
@@ -98,14 +86,6 @@ class ImportedModel(ModelSpec):
             self._sha = (stamp, content_sha256(self.path))
         return self._sha[1]
 
-    @property
-    def read_hint(self) -> tuple[int, ...] | None:
-        """The per-sample size shape= gives, which a dataset of large files may read at (Cityscapes)."""
-        return self.input_shape[1:] if self.input_shape else None
-
-    def data(self, ws: Workspace) -> Data:
-        return ws.dataset(self.dataset_text, self.read_hint)
-
     def key_parts(self, ws: Workspace) -> dict[str, Any]:
         return {
             "model": self.id,
@@ -116,34 +96,6 @@ class ImportedModel(ModelSpec):
             "input_shape": self.input_shape,
             "input_range": self.input_range,
         }
-
-    # data fitted to the model ------------------------------------------------------------------------------
-    def _inputs(self, ws: Workspace, raw: np.ndarray, data: Data) -> np.ndarray:
-        shape = ws.input_shape(self.id)
-        if self.input_shape is not None and tuple(self.input_shape[1:]) != shape:
-            raise QbenchError(f"model {self.id}: shape={'x'.join(map(str, self.input_shape))} but the model "
-                              f"takes {'x'.join(map(str, shape))} per sample", "drop shape= or correct it")
-        x = fit_inputs(raw, shape, images=data.images, origin=data.origin)
-        if not data.pixels:
-            return np.asarray(x, np.float32)
-        return scale_pixels(x, self.input_range)
-
-    def eval_set(self, ws: Workspace) -> EvalSet:
-        data = self.data(ws)
-        if not data.pixels and self.input_range != self.data_kind.default_range:
-            raise QbenchError(f"model {self.id}: range= maps uint8 pixels, but {data.origin} holds float arrays "
-                              "that are used as they are", "drop range= (or store the inputs as uint8 pixels)")
-        outputs = ws.output_info(self.id)
-        task = tasks.get(self.task)
-        y = task.fit_labels(data.eval_y, outputs, data.origin) if task.labelled else None
-        classes = len(data.class_names) or (int(np.prod(outputs[0].shape[-1:])) if outputs else 0)
-        result = EvalSet(self._inputs(ws, data.eval_x, data), y, classes, data.class_names)
-        task.check_fit(outputs, result, f"model {self.id} on {data.origin}")
-        return result
-
-    def calibration(self, ws: Workspace) -> np.ndarray:
-        data = self.data(ws)
-        return self._inputs(ws, data.calibration, data)
 
     # build -------------------------------------------------------------------------------------------------
     def build_source(self, ws: Workspace, path: Path) -> dict[str, Any]:
