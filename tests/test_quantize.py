@@ -46,14 +46,18 @@ def test_zero_is_exactly_representable(qp):
 
 
 @given(
-    st.sampled_from(["uint8", "int8"]),
-    st.floats(-1e4, 0, allow_nan=False),
-    st.floats(0, 1e4, allow_nan=False),
+    st.sampled_from(["uint8", "int8", "int16"]),
+    st.booleans(),
+    st.floats(-1e4, 1e4, allow_nan=False),
+    st.floats(-1e4, 1e4, allow_nan=False),
 )
-def test_chosen_params_cover_the_range_and_represent_zero(dtype, rmin, rmax):
-    assume(rmax - rmin > 1e-6)
-    qp = choose_qparams(rmin, rmax, dtype)
+def test_chosen_params_cover_the_range_and_represent_zero(dtype, narrow_range, a, b):
+    rmin, rmax = min(a, b), max(a, b)  # either may be on the wrong side of 0: the range widens to include it
+    assume(max(rmax, 0) - min(rmin, 0) > 1e-6)
+    qp = choose_qparams(rmin, rmax, dtype, narrow_range)
     qmin, qmax = RANGES[dtype]
+    qmin += narrow_range
+    rmin, rmax = min(rmin, 0.0), max(rmax, 0.0)
     assert qmin <= qp.zero_point <= qmax
     assert dequantize(quantize(np.zeros(1, np.float32), qp), qp)[0] == 0.0
     # nudging the zero point shifts the range by at most one step
@@ -92,12 +96,21 @@ def test_per_channel_weights_are_symmetric_int8(w, data):
     assert np.all(absmax_q[nonzero] == 127)
 
 
-@given(st.floats(1e-9, 1e3, allow_nan=False))
+#: QuantizeMultiplier flushes a multiplier to zero when its exponent would be below -31, i.e. below 2**-32
+#: less the half unit of Q31 rounding that carries it up to exactly 2**-32 (quantization_util.cc).
+FLUSHED_BELOW = (1 - 2.0**-32) * 2.0**-32
+
+
+@given(st.floats(FLUSHED_BELOW, 2.0**30))
 def test_quantize_multiplier_is_a_q31_mantissa_and_shift(real):
     m, shift = quantize_multiplier(real)
-    assume(m != 0)  # below 2**-32 TFLite flushes to zero
-    assert 2**30 <= m < 2**31
-    assert m * 2.0 ** (shift - 31) == pytest.approx(real, rel=2.0**-30)
+    assert 2**30 <= m < 2**31 and -31 <= shift <= 31
+    assert m * 2.0 ** (shift - 31) == pytest.approx(real, rel=2.0**-31)
+
+
+@given(st.floats(0.0, FLUSHED_BELOW, exclude_min=True, exclude_max=True))
+def test_quantize_multiplier_flushes_below_two_to_the_minus_32(real):
+    assert quantize_multiplier(real) == (0, 0)
 
 
 @given(st.floats(1e-6, 0.99, allow_nan=False), hnp.arrays(np.int64, 16, elements=st.integers(-(2**24), 2**24)))
