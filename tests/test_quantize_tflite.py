@@ -175,22 +175,12 @@ def test_quantize_is_the_reference_quantize_kernel(case):
     np.testing.assert_array_equal(quantize(x, qp), reference_quantize(qp, x))
 
 
-def optimized_quantize(x: np.ndarray, qp: QuantParams) -> np.ndarray:
-    """The built-in (optimized) kernel's rule, as measured: whole blocks of 8 values are multiplied by the
-    float32 reciprocal of the scale and rounded half to even (NEON's vector conversion; x86 runs the same
-    code through NEON_2_SSE), the last ``len(x) % 8`` values are divided in float64 and rounded half away."""
-    vector = len(x) - len(x) % 8
-    head = np.round((x[:vector] * (np.float32(1.0) / np.float32(qp.scale))).astype(np.float64))
-    tail = round_half_away(x[vector:].astype(np.float64) / qp.scale)
-    return np.clip(np.concatenate([head, tail]) + qp.zero_point, qp.qmin, qp.qmax).astype(qp.dtype)
-
-
 @given(quantize_cases())
 def test_optimized_quantize_kernel_rounds_another_way(case):
     """What ``builtin`` computes instead; it differs from the reference kernel (and qbench) only near ties."""
     qp, x = case
     builtin = tflite_ops.run(tflite_ops.quantize_model(len(x), qp), x, "builtin")
-    np.testing.assert_array_equal(builtin, optimized_quantize(x, qp))
+    np.testing.assert_array_equal(builtin, tflite_ops.optimized_quantize(x, qp))
     assert np.abs(builtin.astype(np.int64) - quantize(x, qp)).max() <= 1
 
 
@@ -222,13 +212,6 @@ def requantize_cases(draw):
     return inp, out, x
 
 
-def qbench_requantize(inp: QuantParams, out: QuantParams, x: np.ndarray) -> np.ndarray:
-    """TFLite's Requantize: ``QuantizeMultiplier(S_in / S_out)`` (in float64), then the fixed-point rescale."""
-    multiplier, shift = quantize_multiplier(inp.scale / out.scale)
-    y = multiply_by_quantized_multiplier(x.astype(np.int64) - inp.zero_point, multiplier, shift) + out.zero_point
-    return np.clip(y, out.qmin, out.qmax).astype(out.dtype)
-
-
 def requantize_on(device: str, inp: QuantParams, out: QuantParams, x: np.ndarray) -> np.ndarray:
     return tflite_ops.run(tflite_ops.quantize_model(len(x), out, inp), x, device)
 
@@ -236,25 +219,7 @@ def requantize_on(device: str, inp: QuantParams, out: QuantParams, x: np.ndarray
 @given(requantize_cases())
 def test_requantize_is_the_reference_requantize_kernel(case):
     inp, out, x = case
-    np.testing.assert_array_equal(qbench_requantize(*case), requantize_on("reference", inp, out, x))
-
-
-def round_half_up_requantize(inp: QuantParams, out: QuantParams, x: np.ndarray) -> np.ndarray:
-    """NEON's requantization (vqrdmulh + vrshl; x86 runs it through NEON_2_SSE): the rounding shift breaks
-    ties upward instead of away from zero."""
-    multiplier, shift = quantize_multiplier(inp.scale / out.scale)
-    left, right = max(shift, 0), max(-shift, 0)
-    a = qz._wrap_int32((x.astype(np.int64) - inp.zero_point) * (1 << left))
-    high = (a * multiplier + (1 << 30)) >> 31
-    y = ((high + ((1 << right) >> 1)) >> right) + out.zero_point
-    return np.clip(y, out.qmin, out.qmax).astype(out.dtype)
-
-
-def optimized_requantize(inp: QuantParams, out: QuantParams, x: np.ndarray) -> np.ndarray:
-    """The built-in (optimized) kernel's rule, as measured: from 8-bit inputs, whole blocks of 16 values take
-    the NEON path and the last ``len(x) % 16`` the reference arithmetic; int16 inputs have no optimized path."""
-    vector = 0 if inp.dtype == "int16" else len(x) - len(x) % 16
-    return np.concatenate([round_half_up_requantize(inp, out, x[:vector]), qbench_requantize(inp, out, x[vector:])])
+    np.testing.assert_array_equal(tflite_ops.requantize(*case), requantize_on("reference", inp, out, x))
 
 
 @given(requantize_cases())
@@ -263,8 +228,8 @@ def test_optimized_requantize_kernel_rounds_ties_up(case):
     machines: ``qbench consistency`` allows 1 LSB there) are explained, not just tolerated."""
     inp, out, x = case
     builtin = requantize_on("builtin", inp, out, x)
-    np.testing.assert_array_equal(builtin, optimized_requantize(*case))
-    assert np.abs(builtin.astype(np.int64) - qbench_requantize(*case)).max() <= 1
+    np.testing.assert_array_equal(builtin, tflite_ops.optimized_requantize(*case))
+    assert np.abs(builtin.astype(np.int64) - tflite_ops.requantize(*case)).max() <= 1
 
 
 # --- the comparison catches plausible mistakes -----------------------------------------------------------
@@ -276,7 +241,7 @@ def agrees_with_reference_quantize(case) -> bool:
 
 def agrees_with_reference_requantize(case) -> bool:
     inp, out, x = case
-    return np.array_equal(qbench_requantize(inp, out, x), requantize_on("reference", inp, out, x))
+    return np.array_equal(tflite_ops.requantize(inp, out, x), requantize_on("reference", inp, out, x))
 
 
 def bankers(x):
