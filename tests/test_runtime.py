@@ -7,9 +7,11 @@ import numpy as np
 import psutil
 import pytest
 
+import tflite_ops
 from qbench import runtime
 from qbench.errors import QbenchError
 from qbench.measure import evaluate
+from qbench.quantize import QuantParams, quantize
 from qbench.workspace import Workspace
 
 MODEL = "mnist_cnn"
@@ -59,6 +61,24 @@ def test_backend_reports_what_ran(qbench):
     builtin = qbench.runner(MODEL, "float32", "builtin").backend
     assert builtin["delegate_partitions"] == 0 and builtin["kernels"] == "builtin"
     assert qbench.runner(MODEL, "float32", "xnnpack-mt").backend["threads"] == os.cpu_count()  # README: all cores
+
+
+def test_the_reference_device_runs_tflites_reference_kernels(tmp_path):
+    """``reference`` is labelled from its resolver name; check the kernels themselves. TFLite's reference
+    QUANTIZE divides in float32 (0.25 / 0.1f is exactly 2.5, rounded away to 3), the optimized one does not
+    (2.4999999627 -> 2): a one-op model tells the two apart."""
+    params = QuantParams(float(np.float32(0.1)), 0, "int8")
+    path = tflite_ops.write(tmp_path / "quantize.tflite", tflite_ops.quantize_model(1, params))
+    x = np.array([0.25], np.float32)
+    outputs = {}
+    for device in ("reference", "builtin"):
+        runner = runtime.Runner(path, runtime.get(device))
+        runner.set_input(x)
+        runner.invoke()
+        outputs[device] = runner.raw_output().tolist()
+        assert runner.backend["kernels"] == device and runner.backend["delegate_partitions"] == 0
+    assert outputs == {"reference": quantize(x, params).tolist(), "builtin": [2]}
+    assert outputs["reference"] == [3]
 
 
 def _threads_started_by(make_runner) -> int:
