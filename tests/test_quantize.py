@@ -53,11 +53,14 @@ def test_zero_is_exactly_representable(qp):
 )
 def test_chosen_params_cover_the_range_and_represent_zero(dtype, narrow_range, a, b):
     rmin, rmax = min(a, b), max(a, b)  # either may be on the wrong side of 0: the range widens to include it
-    assume(max(rmax, 0) - min(rmin, 0) > 1e-6)
     qp = choose_qparams(rmin, rmax, dtype, narrow_range)
+    rmin, rmax = min(rmin, 0.0), max(rmax, 0.0)
+    if rmin == rmax:  # the range is {0}: quantization_util returns scale 0, zero point 0
+        assert (qp.scale, qp.zero_point) == (0.0, 0)
+        return
+    assume(rmax - rmin > 1e-6)  # (tiny ranges: the float64 error terms below stop being negligible)
     qmin, qmax = RANGES[dtype]
     qmin += narrow_range
-    rmin, rmax = min(rmin, 0.0), max(rmax, 0.0)
     assert qmin <= qp.zero_point <= qmax
     assert dequantize(quantize(np.zeros(1, np.float32), qp), qp)[0] == 0.0
     # nudging the zero point shifts the range by at most one step
@@ -65,10 +68,13 @@ def test_chosen_params_cover_the_range_and_represent_zero(dtype, narrow_range, a
     assert qp.scale * (qmax - qp.zero_point) >= rmax - qp.scale * (1 + ULPS)
 
 
-@given(st.floats(1e-6, 1e6))
+@given(st.one_of(st.just(0.0), st.floats(1e-6, 1e6)))
 def test_int16_activations_are_symmetric(absmax):
     qp = choose_symmetric_qparams(absmax, "int16")
     assert qp.zero_point == 0
+    if absmax == 0:  # an all-zero tensor: no scale to speak of (the converter's rule is calibrated_qparams)
+        assert qp.scale == 0.0
+        return
     q = quantize(np.array([-absmax, absmax], np.float32), qp)
     assert q.tolist() == [-32767, 32767]
 
@@ -108,9 +114,21 @@ def test_quantize_multiplier_is_a_q31_mantissa_and_shift(real):
     assert m * 2.0 ** (shift - 31) == pytest.approx(real, rel=2.0**-31)
 
 
-@given(st.floats(0.0, FLUSHED_BELOW, exclude_min=True, exclude_max=True))
+@given(st.floats(0.0, FLUSHED_BELOW, exclude_max=True))
 def test_quantize_multiplier_flushes_below_two_to_the_minus_32(real):
     assert quantize_multiplier(real) == (0, 0)
+
+
+#: From here the Q31 mantissa carries into a shift of 32, which TFLite's int32 left shift cannot do.
+SHIFT_32_FROM = (1 - 2.0**-32) * 2.0**31
+
+
+@given(st.floats(SHIFT_32_FROM, 2.0**100), st.integers(-(2**31), 2**31 - 1))
+def test_multipliers_beyond_tflites_left_shift_are_refused(real, x):
+    multiplier, shift = quantize_multiplier(real)
+    assert shift >= 32
+    with pytest.raises(ValueError, match="undefined"):
+        multiply_by_quantized_multiplier(np.array([x]), multiplier, shift)
 
 
 @given(st.floats(1e-6, 0.99, allow_nan=False), hnp.arrays(np.int64, 16, elements=st.integers(-(2**24), 2**24)))
