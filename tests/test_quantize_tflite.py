@@ -11,9 +11,10 @@ Three witnesses, each compared bit for bit:
 3. the TFLite converter: models calibrated on chosen ranges (empty, near-empty, positive-only, negative-only,
    zero points on a tie) and the scale / zero point it stored.
 
-The last tests replace a piece of qbench.quantize with a plausible mistake (banker's rounding, a missing
-nudge, no int32 wrap) and ask Hypothesis to find an input where TFLite tells them apart: the strategies
-must reach every data-dependent path, or those tests fail.
+The last tests replace a piece of qbench.quantize with a plausible mistake (banker's rounding, a rounding
+shift blind to the sign, the high multiply's ties rounded away from zero, no int32 wrap) and ask Hypothesis to
+find an input where TFLite tells them apart: the strategies must reach every data-dependent path (the numpy
+``where``s that line coverage cannot see), or those tests fail.
 """
 
 from __future__ import annotations
