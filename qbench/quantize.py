@@ -6,8 +6,9 @@ checked against them, and so that the runner can quantize inputs exactly as a mo
 Which TFLite, precisely, matters at the last bit, and tests/test_quantize_tflite.py pins each function to it:
 
 - ``quantize`` and ``multiply_by_quantized_multiplier`` are the *reference* kernels (``BUILTIN_REF``) bit for
-  bit. The optimized built-in kernels differ on exact ties only: their QUANTIZE divides in float64 (``x / S``
-  rounded once), their requantization rounds ties up, not away from zero.
+  bit. The optimized built-in kernels differ by at most one step, near ties: their vector paths multiply by
+  the scale's float32 reciprocal and round half to even (QUANTIZE) or round the requantization's ties up, not
+  away from zero (tests/tflite_ops.py states their rules exactly).
 - ``choose_qparams`` and ``quantize_multiplier`` are ``quantization_util.cc``'s ``ChooseQuantizationParams``
   and ``QuantizeMultiplier``; ``calibrated_qparams`` is what the converter actually stores for a calibrated
   activation range (it computes in float32 and widens near-empty ranges, where ``choose_qparams`` would give
@@ -85,8 +86,8 @@ def calibrated_qparams(rmin: float, rmax: float, dtype: str = "int8") -> QuantPa
 
     int8 / uint8 follow the MLIR quantizer: the range is widened to contain 0 (and to ``NEAR_ZERO_RANGE``
     when it is narrower), the scale is computed in float32 and the zero point from the minimum alone, in float32
-    (``DownCastScale``; ``choose_qparams`` computes both in float64 and differs in the last bit of about a third
-    of all scales). uint8 is int8 shifted by 128, as the converter rewrites uint8 model inputs and outputs.
+    (``DownCastScale``; ``choose_qparams`` computes both in float64 and differs from the converter, by one float32
+    ulp of the scale or one step of the zero point, for about a quarter of random ranges). uint8 is int8 shifted by 128, as the converter rewrites uint8 model inputs and outputs.
     int16 (16x8 mode) is symmetric, with the range's magnitude floored at float32's smallest normal number.
     """
     rmin, rmax = float(np.float32(rmin)), float(np.float32(rmax))
