@@ -1,9 +1,18 @@
 """Affine quantization as TensorFlow Lite does it, in plain numpy.
 
 ``r = S * (q - Z)``: a real value ``r`` is stored as an integer ``q`` with a scale ``S`` and a zero point
-``Z`` (thesis §2.1.3). The functions mirror TFLite's ``quantization_util`` so that the parameters stored in a
-converted model can be checked against them, and so that the runner can quantize inputs exactly as a
-model's own QUANTIZE op would.
+``Z`` (thesis §2.1.3). The functions mirror TFLite so that the parameters stored in a converted model can be
+checked against them, and so that the runner can quantize inputs exactly as a model's own QUANTIZE op would.
+Which TFLite, precisely, matters at the last bit, and tests/test_quantize_tflite.py pins each function to it:
+
+- ``quantize`` and ``multiply_by_quantized_multiplier`` are the *reference* kernels (``BUILTIN_REF``) bit for
+  bit. The optimized built-in kernels differ by at most one step, near ties: their vector paths multiply by
+  the scale's float32 reciprocal and round half to even (QUANTIZE) or round the requantization's ties up, not
+  away from zero (tests/tflite_ops.py states their rules exactly).
+- ``choose_qparams`` and ``quantize_multiplier`` are ``quantization_util.cc``'s ``ChooseQuantizationParams``
+  and ``QuantizeMultiplier``; ``calibrated_qparams`` is what the converter actually stores for a calibrated
+  activation range (it computes in float32 and widens near-empty ranges, where ``choose_qparams`` would give
+  a scale of 0).
 """
 
 from __future__ import annotations
@@ -66,6 +75,35 @@ def choose_qparams(rmin: float, rmax: float, dtype: str = "int8", narrow_range: 
     return QuantParams(scale, zp, dtype)
 
 
+#: The converter widens an activation range (after including 0) no wider than this by as much on each side,
+#: so that a constant-zero tensor gets a usable scale (MLIR quantizer's ``kNearZeroTolerance``; the widening
+#: by the full tolerance per side is observed on TF 2.21 and pinned by tests/test_quantize_tflite.py).
+NEAR_ZERO_RANGE = 1e-6
+
+
+def calibrated_qparams(rmin: float, rmax: float, dtype: str = "int8") -> QuantParams:
+    """The parameters the TFLite converter stores for an activation calibrated to [rmin, rmax].
+
+    int8 / uint8 follow the MLIR quantizer: the range is widened to contain 0 (and to ``NEAR_ZERO_RANGE``
+    when it is narrower), the scale is computed in float32 and the zero point from the minimum alone, in float32
+    (``DownCastScale``; ``choose_qparams`` computes both in float64 and differs from the converter, by one float32
+    ulp of the scale or one step of the zero point, for about a quarter of random ranges). uint8 is int8 shifted by 128, as the converter rewrites uint8 model inputs and outputs.
+    int16 (16x8 mode) is symmetric, with the range's magnitude floored at float32's smallest normal number.
+    """
+    rmin, rmax = float(np.float32(rmin)), float(np.float32(rmax))
+    if dtype == "int16":
+        absmax = max(abs(rmin), abs(rmax), float(np.finfo(np.float32).tiny))
+        return QuantParams(float(np.float32(absmax / RANGES["int16"][1])), 0, dtype)
+    lo, hi = min(rmin, 0.0), max(rmax, 0.0)
+    if hi - lo <= NEAR_ZERO_RANGE:
+        lo, hi = lo - NEAR_ZERO_RANGE, hi + NEAR_ZERO_RANGE
+    qmin, qmax = RANGES["int8"]
+    scale = (np.float32(hi) - np.float32(lo)) / np.float32(qmax - qmin)
+    zp = float(np.float32(qmin - lo / float(scale)))
+    zp = int(np.clip(round_half_away(zp), qmin, qmax)) + {"int8": 0, "uint8": 128}[dtype]
+    return QuantParams(float(scale), zp, dtype)
+
+
 def choose_symmetric_qparams(absmax: float, dtype: str = "int16") -> QuantParams:
     """Symmetric parameters (zero point 0), as TFLite uses for int16 activations in 16x8 mode."""
     qmax = RANGES[dtype][1]
@@ -94,7 +132,11 @@ def _broadcast(qp: QuantParams, ndim: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def quantize(x: np.ndarray, qp: QuantParams) -> np.ndarray:
-    """``q = clamp(round(x / S) + Z)`` with the division done in float32, like TFLite's QUANTIZE op."""
+    """``q = clamp(round(x / S) + Z)`` with the division done in float32, like TFLite's reference QUANTIZE.
+
+    Values whose ``x / S`` lies beyond int32 saturate here; TFLite casts them to int32 first, which C++ leaves
+    undefined (x86 yields the minimum, arm64 saturates).
+    """
     x = np.asarray(x, dtype=np.float32)
     scale, zp = _broadcast(qp, x.ndim)
     if qp.axis is not None and qp.dtype == "int8":
@@ -147,8 +189,19 @@ def _rounding_divide_by_pot(x: np.ndarray, exponent: int) -> np.ndarray:
     return (x >> exponent) + (remainder > threshold)
 
 
+def _wrap_int32(x: np.ndarray) -> np.ndarray:
+    return (x + 2**31) % 2**32 - 2**31
+
+
 def multiply_by_quantized_multiplier(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
-    """TFLite ``MultiplyByQuantizedMultiplier``: fixed-point ``x * real`` on int32 accumulators."""
+    """TFLite ``MultiplyByQuantizedMultiplier``: fixed-point ``x * real`` on int32 accumulators.
+
+    A positive shift multiplies ``x`` by ``2**shift`` in int32 first, and TFLite's kernels let that product wrap
+    around (real multipliers above ~2**23 with int8 inputs); so does this, to compute what the kernels compute.
+    Shifts above 31 are undefined behaviour in TFLite (a C++ shift by 32 or more) and are refused.
+    """
+    if shift > 31:
+        raise ValueError(f"shift {shift} > 31: TFLite's left shift is undefined there")
     left, right = max(shift, 0), max(-shift, 0)
-    x = np.asarray(x, dtype=np.int64) * (1 << left)
+    x = _wrap_int32(np.asarray(x, dtype=np.int64) * (1 << left))
     return _rounding_divide_by_pot(_saturating_rounding_doubling_high_mul(x, multiplier), right)

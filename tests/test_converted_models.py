@@ -1,53 +1,67 @@
 """Cross-check qbench.quantize against what the real converter wrote and the real runtime computes.
 
-The property tests pin down the math; these tests pin down that TFLite follows the same math: the
-parameters stored in the converted MNIST models obey the int8 / 16x8 specification, and the model's own
-QUANTIZE op produces exactly the integers qbench.quantize predicts.
+The property tests (test_quantize_tflite.py) pin the math to TFLite; these pin it to the models qbench actually
+benchmarks: the parameters stored in the converted MNIST and segmentation models obey the int8 / 16x8
+specification (per-channel weights along each op's own output-channel axis: 0 for CONV_2D and FULLY_CONNECTED,
+3 for DEPTHWISE_CONV_2D), qbench's per-channel quantization of the float32 weights reproduces the converter's
+int8 weights bit for bit, and the model's own QUANTIZE op produces exactly the integers qbench.quantize predicts
+on the reference kernels (and what the optimized kernels' rule predicts on ``builtin``).
 """
 
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from qbench.quantize import QuantParams, choose_per_channel_weight_qparams, quantize
+import tflite_ops
+from qbench import runtime
+from qbench.quantize import QuantParams, choose_per_channel_weight_qparams, choose_qparams, quantize
 from qbench.tflite_file import WEIGHTED_OPS
 
-MODEL = "mnist_cnn"
+MODELS = ["mnist_cnn", "deeplab_scenes"]
+#: The weighted ops each built-in model must contain, and the axis its int8 weights are quantized along.
+EXPECTED_OPS = {"mnist_cnn": {"CONV_2D", "FULLY_CONNECTED"}, "deeplab_scenes": {"CONV_2D", "DEPTHWISE_CONV_2D"}}
+CHANNEL_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}  # [O,H,W,I], [O,I], [1,H,W,O]
 
 
-def load(path, preserve=False):
+def load(path, preserve=False, device="builtin"):
     interpreter = Interpreter(
         model_path=str(path),
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        experimental_op_resolver_type=OpResolverType[runtime.get(device).resolver],
         experimental_preserve_all_tensors=preserve,
     )
     interpreter.allocate_tensors()
     return interpreter
 
 
-def weighted_ops(interpreter):
+def weighted_ops(interpreter) -> list[tuple[str, list[dict]]]:
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    for op in interpreter._get_ops_details():
-        if op["op_name"] in WEIGHTED_OPS:
-            yield op["op_name"], [tensors[i] for i in op["inputs"]]
+    return [(op["op_name"], [tensors[i] for i in op["inputs"]])
+            for op in interpreter._get_ops_details() if op["op_name"] in WEIGHTED_OPS]
 
 
 def qp(tensor):
     return tensor["quantization_parameters"]
 
 
+def per_channel_absmax(w: np.ndarray, axis: int) -> np.ndarray:
+    return np.abs(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)).max(axis=1)
+
+
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("mode", ["int8", "int16x8"])
-def test_stored_parameters_follow_the_tflite_quantization_spec(qbench, mode):
-    interpreter = load(qbench.tflite(MODEL, mode).path)
-    ops = list(weighted_ops(interpreter))
-    assert {name for name, _ in ops} == {"CONV_2D", "FULLY_CONNECTED"}
+def test_stored_parameters_follow_the_tflite_quantization_spec(qbench, model, mode):
+    interpreter = load(qbench.tflite(model, mode).path)
+    ops = weighted_ops(interpreter)
+    assert {name for name, _ in ops} == EXPECTED_OPS[model]
     for name, (activation, weights, bias) in ops:
         w = interpreter.get_tensor(weights["index"])
+        axis = qp(weights)["quantized_dimension"]
+        assert axis == CHANNEL_AXIS[name], f"{name}: weights quantized along axis {axis}"
+        assert len(qp(weights)["scales"]) == w.shape[axis], f"{name}: one scale per output channel"
         assert w.dtype == np.int8, name
         assert np.all(qp(weights)["zero_points"] == 0), f"{name}: weights must be symmetric"
         assert w.min() >= -127 and w.max() <= 127, f"{name}: int8 weights use the narrow range"
-        per_channel_max = np.abs(np.moveaxis(w, qp(weights)["quantized_dimension"], 0).reshape(len(w), -1)).max(1)
-        assert np.all(per_channel_max == 127), f"{name}: each channel's largest weight maps to +-127"
+        assert np.all(per_channel_absmax(w, axis) == 127), f"{name}: each channel's largest weight maps to +-127"
         assert np.all(qp(bias)["zero_points"] == 0)
         np.testing.assert_allclose(
             qp(bias)["scales"], qp(activation)["scales"][0] * qp(weights)["scales"], rtol=1e-6,
@@ -60,32 +74,48 @@ def test_stored_parameters_follow_the_tflite_quantization_spec(qbench, mode):
             assert activation["dtype"] == np.int8 and bias["dtype"] == np.int32
 
 
-def test_weights_match_qbench_per_channel_quantization_of_the_float_model(qbench):
-    float_ops = list(weighted_ops(load(qbench.tflite(MODEL, "float32").path)))
-    int8 = load(qbench.tflite(MODEL, "int8").path)
-    float_interpreter = load(qbench.tflite(MODEL, "float32").path)
-    for (name, (_, wf, _)), (_, (_, wq, _)) in zip(float_ops, weighted_ops(int8)):
-        w_float = float_interpreter.get_tensor(wf["index"])
+@pytest.mark.parametrize("model", MODELS)
+def test_weights_match_qbench_per_channel_quantization_of_the_float_model(qbench, model):
+    float_model, int8 = load(qbench.tflite(model, "float32").path), load(qbench.tflite(model, "int8").path)
+    float_ops, int8_ops = weighted_ops(float_model), weighted_ops(int8)
+    # same ops in the same order, or the pairing below would compare unrelated (or too few) tensors
+    assert [name for name, _ in float_ops] == [name for name, _ in int8_ops]
+    for (name, (_, wf, _)), (_, (_, wq, _)) in zip(float_ops, int8_ops, strict=True):
+        w_float = float_model.get_tensor(wf["index"])
         axis = qp(wq)["quantized_dimension"]
         ours = choose_per_channel_weight_qparams(w_float, axis)
-        np.testing.assert_allclose(ours.scale, qp(wq)["scales"], rtol=1e-6, err_msg=name)
-        theirs = int8.get_tensor(wq["index"])
-        np.testing.assert_array_equal(quantize(w_float, ours), theirs, err_msg=name)
+        np.testing.assert_array_equal(np.float32(ours.scale), qp(wq)["scales"], err_msg=f"{name} scales")
+        np.testing.assert_array_equal(quantize(w_float, ours), int8.get_tensor(wq["index"]), err_msg=name)
+        # the same scales as quantization_util's asymmetric rule over the symmetric narrow range [-127, 127]
+        absmax = per_channel_absmax(w_float, axis)
+        narrow = [choose_qparams(-a, a, "int8", narrow_range=True) for a in absmax.astype(np.float64)]
+        assert [p.zero_point for p in narrow] == [0] * len(absmax), name
+        np.testing.assert_array_equal(np.float32([p.scale for p in narrow]), qp(wq)["scales"], err_msg=name)
 
 
-def test_quantize_op_output_equals_qbench_quantize(qbench):
-    interpreter = load(qbench.tflite(MODEL, "int8-float-io").path, preserve=True)
+#: Samples run through the whole model; the segmentation model's reference kernels take ~1 s per frame.
+SAMPLES = {"mnist_cnn": 32, "deeplab_scenes": 2}
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("device", ["reference", "builtin"])
+def test_quantize_op_output_equals_qbench_quantize(qbench, model, device):
+    """The int8-float-io model's first op quantizes its float input: on the reference kernels exactly as
+    qbench.quantize does, on the optimized ones as their measured rule (tflite_ops.optimized_quantize) does."""
+    interpreter = load(qbench.tflite(model, "int8-float-io").path, preserve=True, device=device)
     quant_op = interpreter._get_ops_details()[0]
     assert quant_op["op_name"] == "QUANTIZE"
     out = next(t for t in interpreter.get_tensor_details() if t["index"] == quant_op["outputs"][0])
     params = QuantParams(float(qp(out)["scales"][0]), int(qp(out)["zero_points"][0]), "int8")
-    rng = np.random.default_rng(0)
-    images = qbench.eval_set(MODEL).x[:32]
-    noise = rng.uniform(-0.5, 1.5, size=(32, 28, 28)).astype(np.float32)  # includes clamped values
-    for batch in (images, noise):
+    expected = quantize if device == "reference" else tflite_ops.optimized_quantize
+    data = qbench.eval_set(model).x[: SAMPLES[model]]
+    lo, hi = float(data.min()), float(data.max())
+    noise = np.random.default_rng(0).uniform(lo - (hi - lo) / 2, hi + (hi - lo) / 2, size=data.shape)  # clamps too
+    for batch in (data, noise.astype(np.float32)):
         inp = interpreter.get_input_details()[0]
         interpreter.resize_tensor_input(inp["index"], list(batch.shape))
         interpreter.allocate_tensors()
         interpreter.set_tensor(inp["index"], batch)
         interpreter.invoke()
-        np.testing.assert_array_equal(interpreter.get_tensor(out["index"]), quantize(batch, params))
+        got = interpreter.get_tensor(out["index"])
+        np.testing.assert_array_equal(got, expected(batch, params).reshape(got.shape))

@@ -90,10 +90,9 @@ def test_a_ready_tflite_joins_the_matrix_in_its_own_mode_only(pytester, suite, q
         """
     )
     result = pytester.runpytest(*suite, f"--qbench-model=mine={path},dataset=mnist", "--qbench-models=mine",
-                                "--qbench-modes=float32,int8", "--qbench-devices=builtin", "-v")
-    result.assert_outcomes(passed=1, deselected=1)
-    out = result.stdout.str()  # (on a cold cache, build progress lines interleave with -v output)
-    assert "test_quality[mine-float32-builtin]" in out and "mine-int8" not in out
+                                "--qbench-modes=float32,int8", "--qbench-devices=builtin", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)  # the converter cannot re-quantize a .tflite: it says so
+    result.stdout.fnmatch_lines(["*SKIPPED*mine is a ready .tflite: TFLiteConverter needs the Keras*int8*"])
 
 
 def test_bad_model_option_is_a_usage_error(pytester, suite, tmp_path):

@@ -46,14 +46,21 @@ def test_zero_is_exactly_representable(qp):
 
 
 @given(
-    st.sampled_from(["uint8", "int8"]),
-    st.floats(-1e4, 0, allow_nan=False),
-    st.floats(0, 1e4, allow_nan=False),
+    st.sampled_from(["uint8", "int8", "int16"]),
+    st.booleans(),
+    st.floats(-1e4, 1e4, allow_nan=False),
+    st.floats(-1e4, 1e4, allow_nan=False),
 )
-def test_chosen_params_cover_the_range_and_represent_zero(dtype, rmin, rmax):
-    assume(rmax - rmin > 1e-6)
-    qp = choose_qparams(rmin, rmax, dtype)
+def test_chosen_params_cover_the_range_and_represent_zero(dtype, narrow_range, a, b):
+    rmin, rmax = min(a, b), max(a, b)  # either may be on the wrong side of 0: the range widens to include it
+    qp = choose_qparams(rmin, rmax, dtype, narrow_range)
+    rmin, rmax = min(rmin, 0.0), max(rmax, 0.0)
+    if rmin == rmax:  # the range is {0}: quantization_util returns scale 0, zero point 0
+        assert (qp.scale, qp.zero_point) == (0.0, 0)
+        return
+    assume(rmax - rmin > 1e-6)  # (tiny ranges: the float64 error terms below stop being negligible)
     qmin, qmax = RANGES[dtype]
+    qmin += narrow_range
     assert qmin <= qp.zero_point <= qmax
     assert dequantize(quantize(np.zeros(1, np.float32), qp), qp)[0] == 0.0
     # nudging the zero point shifts the range by at most one step
@@ -61,10 +68,13 @@ def test_chosen_params_cover_the_range_and_represent_zero(dtype, rmin, rmax):
     assert qp.scale * (qmax - qp.zero_point) >= rmax - qp.scale * (1 + ULPS)
 
 
-@given(st.floats(1e-6, 1e6))
+@given(st.one_of(st.just(0.0), st.floats(1e-6, 1e6)))
 def test_int16_activations_are_symmetric(absmax):
     qp = choose_symmetric_qparams(absmax, "int16")
     assert qp.zero_point == 0
+    if absmax == 0:  # an all-zero tensor: no scale to speak of (the converter's rule is calibrated_qparams)
+        assert qp.scale == 0.0
+        return
     q = quantize(np.array([-absmax, absmax], np.float32), qp)
     assert q.tolist() == [-32767, 32767]
 
@@ -92,12 +102,33 @@ def test_per_channel_weights_are_symmetric_int8(w, data):
     assert np.all(absmax_q[nonzero] == 127)
 
 
-@given(st.floats(1e-9, 1e3, allow_nan=False))
+#: QuantizeMultiplier flushes a multiplier to zero when its exponent would be below -31, i.e. below 2**-32
+#: less the half unit of Q31 rounding that carries it up to exactly 2**-32 (quantization_util.cc).
+FLUSHED_BELOW = (1 - 2.0**-32) * 2.0**-32
+
+
+@given(st.floats(FLUSHED_BELOW, 2.0**30))
 def test_quantize_multiplier_is_a_q31_mantissa_and_shift(real):
     m, shift = quantize_multiplier(real)
-    assume(m != 0)  # below 2**-32 TFLite flushes to zero
-    assert 2**30 <= m < 2**31
-    assert m * 2.0 ** (shift - 31) == pytest.approx(real, rel=2.0**-30)
+    assert 2**30 <= m < 2**31 and -31 <= shift <= 31
+    assert m * 2.0 ** (shift - 31) == pytest.approx(real, rel=2.0**-31)
+
+
+@given(st.floats(0.0, FLUSHED_BELOW, exclude_max=True))
+def test_quantize_multiplier_flushes_below_two_to_the_minus_32(real):
+    assert quantize_multiplier(real) == (0, 0)
+
+
+#: From here the Q31 mantissa carries into a shift of 32, which TFLite's int32 left shift cannot do.
+SHIFT_32_FROM = (1 - 2.0**-32) * 2.0**31
+
+
+@given(st.floats(SHIFT_32_FROM, 2.0**100), st.integers(-(2**31), 2**31 - 1))
+def test_multipliers_beyond_tflites_left_shift_are_refused(real, x):
+    multiplier, shift = quantize_multiplier(real)
+    assert shift >= 32
+    with pytest.raises(ValueError, match="undefined"):
+        multiply_by_quantized_multiplier(np.array([x]), multiplier, shift)
 
 
 @given(st.floats(1e-6, 0.99, allow_nan=False), hnp.arrays(np.int64, 16, elements=st.integers(-(2**24), 2**24)))
