@@ -50,6 +50,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "5.13-5.16) as PNGs into DIR, using the first selected device")
     group.addoption("--qbench-bundle", default=None, metavar="DIR",
                     help="run from a bundle written by `qbench build --out DIR`: no cache, no TensorFlow")
+    group.addoption("--qbench-store", default=None, metavar="URL",
+                    help="at the end, store the session's results in a results store: an SQLite path or "
+                         "sqlite:///FILE, or postgresql://USER@HOST/DB (see README: Results store)")
 
 
 def _selection(config: pytest.Config, ws: Workspace) -> dict[str, list[str]]:
@@ -94,6 +97,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[WORKSPACE] = ws
     config.stash[SELECTION] = _selection(config, ws)
     _check_sample_requirements(config, ws)
+    if config.getoption("--qbench-store") and not hasattr(config, "workerinput"):
+        from qbench.store.session import check_store
+
+        check_store(config)  # a bad URL or an unreachable server fails now, not after the benchmarks
     if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("capturemanager"):
         progress.set_sink(_terminal_sink(config))
     bench = getattr(config, "_benchmarksession", None)
@@ -172,10 +179,29 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["qbench"] = machine.describe()
 
 
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
+    if config.getoption("--qbench-store"):
+        from qbench.store.session import capture
+
+        capture(config, output_json)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After pytest-benchmark's own sessionfinish has written --benchmark-json (a hook wrapper, run first)."""
+    if session.config.getoption("--qbench-store") and not hasattr(session.config, "workerinput"):
+        from qbench.store.session import store_session
+
+        store_session(session)
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     ws = config.stash.get(WORKSPACE, None)
     if ws is None:
         return
+    if config.getoption("--qbench-store") and not hasattr(config, "workerinput"):
+        from qbench.store.session import summary
+
+        terminalreporter.write_line(summary(config))
     if (out := config.getoption("--qbench-samples")) and not hasattr(config, "workerinput"):
         from qbench.samples import write_run_samples
 
