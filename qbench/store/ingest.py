@@ -67,8 +67,12 @@ def write(conn: Connection, batch: list[Prepared]) -> list[Ingested]:
     for item in sorted(batch, key=lambda p: p.run_hash):
         if item.run_hash not in done:
             done[item.run_hash] = _write_run(conn, item, machines[item.run.machine], now)
-    return [done[p.run_hash] if done[p.run_hash].source == p.source
-            else Ingested(p.source, p.run_hash, done[p.run_hash].run_id, False) for p in batch]
+    results, seen = [], set()
+    for p in batch:  # a run given twice is created by its first mention only
+        stored = done[p.run_hash]
+        results.append(Ingested(p.source, p.run_hash, stored.run_id, stored.created and p.run_hash not in seen))
+        seen.add(p.run_hash)
+    return results
 
 
 def _machine_id(conn: Connection, machine) -> int:

@@ -83,7 +83,7 @@ class Selector:
             if key not in pairs:
                 return None
             text = pairs[key]
-            value = utc(text)
+            value = utc(text) or utc(text.replace(" ", "+"))  # a URL query reads an unescaped "+02:00" as " 02:00"
             if value is None:
                 raise QbenchError(f"{where}: {key}={text!r} is not an ISO 8601 date or time",
                                   f"e.g. {key}=2026-11-27 or {key}=2026-11-27T05:00")

@@ -75,24 +75,24 @@ def parse(text, *, where: str = "store") -> StoreSource:
 
     text = str(text)
     scheme = _scheme(text)
+    base, _, query = text.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)  # an empty value must reach the selector's check
     if scheme is None:
-        path, _, query = text.partition("?")
-        if not path:
+        if not base:
             raise QbenchError(f"{where}: no store given", _HOW)
-        url = URL.create("sqlite+pysqlite", database=path)
-        pairs = parse_qsl(query, keep_blank_values=True)
+        url = URL.create("sqlite+pysqlite", database=base)
     else:
         driver = scheme.split("+")[0]
-        if driver not in SCHEMES:
-            raise QbenchError(f"{where}: {scheme}:// is not a store qbench can use", _HOW)
+        if scheme not in SCHEMES and scheme not in SCHEMES.values():  # e.g. mysql://, postgresql+psycopg2://
+            raise QbenchError(f"{where}: {scheme}:// is not a store qbench can use (it drives SQLite and, with "
+                              "psycopg 3, PostgreSQL)", _HOW)
         try:
-            url = make_url(text)
+            url = make_url(base)
         except ArgumentError as e:
-            raise QbenchError(f"{where}: cannot parse {text!r} as a database URL ({e})", _HOW) from None
+            raise QbenchError(f"{where}: cannot parse {base!r} as a database URL ({e})", _HOW) from None
         if "+" not in scheme:  # the driver qbench pins, not SQLAlchemy's default (psycopg2)
             url = url.set(drivername=SCHEMES[driver])
-        pairs = [(k, v) for k, values in url.query.items() for v in ((values,) if isinstance(values, str) else values)]
-        url = url.set(query={k: v for k, v in url.query.items() if k not in SELECTOR_KEYS})
+        url = url.update_query_pairs([(k, v) for k, v in pairs if k not in SELECTOR_KEYS])
     selector = {}
     for key, value in pairs:
         if key in SELECTOR_KEYS:
