@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, inspect, select, text
 
 import benchjson
-from pgserver import postgres_url, store_url  # noqa: F401  (fixtures)
+from pgserver import postgres_or_skip, postgres_url, store_url  # noqa: F401  (fixtures)
 from qbench import machine as qbench_machine
 from qbench.errors import QbenchError
 from qbench.report.load import load_run
@@ -182,12 +182,16 @@ def test_a_failure_during_the_write_rolls_the_whole_batch_back(store_url, tmp_pa
     assert counts(store_url) == before
 
 
-def _store_with_history(url: str, tmp_path: Path) -> list[dict]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def history(request, tmp_path_factory) -> tuple[str, list[dict]]:
+    """Five runs of two machines at five commits; the tests that use it only read."""
+    folder = tmp_path_factory.mktemp("history")
+    url = f"sqlite:///{folder / 'store.db'}" if request.param == "sqlite" else postgres_or_skip()
     docs = [run_doc(seed=0, day=20, commit="aaa0001"), run_doc(seed=1, day=21, commit="bbb0002"),
             run_doc(seed=2, day=22, commit="ccc0003"), run_doc(day=23, commit="ddd0004", **ARM),
             run_doc(seed=3, day=24, commit="eee0005")]
-    api.import_files([benchjson.write(tmp_path / f"h{i}.json", d) for i, d in enumerate(docs)], url)
-    return docs
+    api.import_files([benchjson.write(folder / f"h{i}.json", d) for i, d in enumerate(docs)], url)
+    return url, docs
 
 
 @pytest.mark.parametrize("selector, want", [
@@ -204,13 +208,13 @@ def _store_with_history(url: str, tmp_path: Path) -> list[dict]:
     ("?since=2026-11-22&until=2026-11-23", [2, 3]),
     ("?since=2026-11-21T12:00+02:00", [2, 3, 4]),
 ])
-def test_selectors(store_url, tmp_path, selector, want):
-    docs = _store_with_history(store_url, tmp_path)
-    assert [run_hash(d) for d in stored(store_url, selector)] == [run_hash(docs[i]) for i in want]
+def test_selectors(history, selector, want):
+    url, docs = history
+    assert [run_hash(d) for d in stored(url, selector)] == [run_hash(docs[i]) for i in want]
 
 
-def test_run_hash_and_this_machine_selectors(store_url, tmp_path, monkeypatch):
-    docs = _store_with_history(store_url, tmp_path)
+def test_run_hash_and_this_machine_selectors(history, monkeypatch):
+    store_url, docs = history
     prefix = run_hash(docs[2])[:10]
     assert [run_hash(d) for d in stored(store_url, f"?run={prefix}")] == [run_hash(docs[2])]
     monkeypatch.setattr("platform.node", lambda: "pi-emu")
@@ -227,8 +231,8 @@ def test_run_hash_and_this_machine_selectors(store_url, tmp_path, monkeypatch):
     ("?commit=fff..aaa", "no stored run was made at a commit starting with 'fff'"),
     ("?machine=riscv*", "no run in"),
 ])
-def test_bad_selectors_are_one_error_each(store_url, tmp_path, selector, problem):
-    _store_with_history(store_url, tmp_path)
+def test_bad_selectors_are_one_error_each(history, selector, problem):
+    store_url, _ = history
     with pytest.raises(QbenchError, match=problem.replace("?", r"\?").replace("*", r"\*")) as err:
         api.load_selected(store_url + selector)
     assert err.value.fix
@@ -241,8 +245,8 @@ def test_unknown_selector_key_on_sqlite(tmp_path):
     assert "latest" in err.value.fix
 
 
-def test_one_run_is_needed_for_gate_and_consistency(store_url, tmp_path):
-    docs = _store_with_history(store_url, tmp_path)
+def test_one_run_is_needed_for_gate_and_consistency(history):
+    store_url, docs = history
     with pytest.raises(QbenchError, match="selects 4 runs where one is needed") as err:
         api.load_one(store_url + "?machine=ci-x86")
     assert "latest=1" in err.value.fix
