@@ -31,7 +31,7 @@ def check_store(config: pytest.Config) -> None:
     try:
         store, selector = open_store(_url(config), create=True, where="--qbench-store")
     except QbenchError as exc:
-        raise pytest.UsageError(f"--qbench-store: {exc}") from None
+        raise pytest.UsageError(str(exc)) from None  # the message names --qbench-store
     store.close()
     if selector.text:
         raise pytest.UsageError(f"--qbench-store {_url(config)}: a selector ({selector.text}) makes no sense "
