@@ -121,6 +121,16 @@ def _captions(result) -> dict[str, str]:
     return {src: html.unescape(alt) for src, alt in pairs}
 
 
+def test_quality_on_fewer_samples_is_not_gated_against_the_full_set(tmp_path, tables_only):
+    full = [dated(benchjson.make_run(devices=("builtin",), seed=i), 20 + i, f"{i}ddd000") for i in range(2)]
+    reduced = dated(benchjson.make_run(devices=("builtin",), eval_limit=1000, seed=5), 23, "5ddd000")
+    for entry in reduced["benchmarks"]:
+        entry["extra_info"]["accuracy"] -= 0.01  # 1000 samples score differently: not a regression
+    paths = [benchjson.write(tmp_path / f"q{i}.json", d) for i, d in enumerate([*full, reduced])]
+    captions = _captions(write_report(paths, tmp_path / "report"))
+    assert "; 0 beyond it" in captions["mnist_cnn-trend-accuracy.png"]
+
+
 def test_history_orders_by_commit_time_when_every_run_knows_it(tmp_path):
     late_commit = dated(benchjson.make_run(seed=1), 20, "1111111")  # measured first, committed last
     late_commit["commit_info"]["time"] = "2026-11-25T00:00:00+00:00"

@@ -44,6 +44,11 @@ class Trend:
     per_device: bool = True
     metric: str | None = None  # a quality metric the model must have
 
+    def basis(self, case: Case):
+        """What two runs' values must share to be gated against each other: quality, the evaluation set size
+        (a run under --qbench-eval-limit is not a regression of a full run); anything else, nothing."""
+        return case.eval_samples if self.metric else None
+
 
 @dataclass(frozen=True)
 class _Units:
@@ -156,9 +161,9 @@ def _draw(model: str, trend: Trend, series: dict[Machine, list[Run]], units: _Un
         for device in devices:
             lines = {}
             for mode in order({c.mode for c in cases}, MODES):
-                values = [_value(trend, run, model, mode, device, units) for run in mine]
-                if sum(v is not None for v in values) >= 2:
-                    lines[mode] = values
+                points = [_value(trend, run, model, mode, device, units) for run in mine]
+                if sum(p is not None for p in points) >= 2:
+                    lines[mode] = points
             if lines:
                 panels.append((machine, device, lines, mine))
     if not panels:
@@ -171,18 +176,19 @@ def _draw(model: str, trend: Trend, series: dict[Machine, list[Run]], units: _Un
     ylabel = trend.ylabel.format(time=units.time[0], size=units.size[0])
     for ax, (machine, device, lines, mine) in zip(axes, panels):
         x = np.arange(len(mine))
-        for mode, values in lines.items():
+        for mode, points in lines.items():
             color = _color(mode, MODE_COLORS, modes)
-            y = np.array([np.nan if v is None else v for v in values], dtype=float)
+            y = np.array([np.nan if p is None else p[0] for p in points], dtype=float)
             ax.plot(x, y, marker=MODE_MARKERS.get(mode, "o"), ms=4, lw=1.2, color=color, label=mode)
-            for i in range(1, len(values)):
-                if values[i - 1] is None or values[i] is None:
+            for i in range(1, len(points)):
+                prev, cur = points[i - 1], points[i]
+                if prev is None or cur is None or prev[1] != cur[1]:  # nothing the gate would compare
                     continue
-                limit = trend.limit(values[i - 1], config)
+                limit = trend.limit(prev[0], config)
                 ax.hlines(limit, i - 0.3, i + 0.3, colors=color, linestyles="--", lw=0.9)
-                if (values[i] > limit) if trend.worse == "up" else (values[i] < limit):
+                if (cur[0] > limit) if trend.worse == "up" else (cur[0] < limit):
                     failures += 1
-                    ax.scatter([i], [values[i]], s=90, facecolors="none", edgecolors=FAIL_COLOR, lw=1.5, zorder=4)
+                    ax.scatter([i], [cur[0]], s=90, facecolors="none", edgecolors=FAIL_COLOR, lw=1.5, zorder=4)
         step = max(1, int(np.ceil(len(mine) / MAX_TICK_LABELS)))
         ax.set_xticks(x[::step], [_tick(r) for r in mine[::step]], fontsize=7)
         ax.set_xlim(-0.5, len(mine) - 0.5)
@@ -196,10 +202,10 @@ def _draw(model: str, trend: Trend, series: dict[Machine, list[Run]], units: _Un
     return fig, failures
 
 
-def _value(trend: Trend, run: Run, model: str, mode: str, device: str | None, units: _Units) -> float | None:
-    if device is not None:
-        case = run.cases.get((model, mode, device))
-        return None if case is None else trend.value(run, case, units)
-    values = [v for c in run.cases.values() if c.model == model and c.mode == mode
-              if (v := trend.value(run, c, units)) is not None]
-    return median(values) if values else None
+def _value(trend: Trend, run: Run, model: str, mode: str, device: str | None, units: _Units) -> tuple | None:
+    """(value, basis) of one run's point; per machine only (device None): the median over its devices."""
+    cases = [c for c in run.cases.values() if c.model == model and c.mode == mode and device in (None, c.device)]
+    points = [(v, trend.basis(c)) for c in cases if (v := trend.value(run, c, units)) is not None]
+    if not points:
+        return None
+    return median(v for v, _ in points), points[0][1]
