@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 
 from qbench.gate import GateConfig
 from qbench.modes import MODES
-from qbench.report.figures import MODE_COLORS, MODE_MARKERS, STYLE, Written, _color, slug
+from qbench.report.figures import MODE_COLORS, MODE_MARKERS, STYLE, Written, _color, _log_if_wide, slug
 from qbench.report.load import BASELINE_MODE, Case, Machine, Run, order
 from qbench.report.tables import size_unit, time_unit
 from qbench.runtime import DEVICES
@@ -193,7 +193,8 @@ def _draw(model: str, trend: Trend, series: dict[Machine, list[Run]], units: _Un
         ax.set_xticks(x[::step], [_tick(r) for r in mine[::step]], fontsize=7)
         ax.set_xlim(-0.5, len(mine) - 0.5)
         ax.set_title(machine.label + (f" - {device}" if device else ""), loc="left")
-        ax.set_ylabel(ylabel)
+        wide = not trend.metric and _log_if_wide(ax, [p[0] for points in lines.values() for p in points if p])
+        ax.set_ylabel(ylabel + ("\n(log scale)" if wide else ""))
     fig.supxlabel("run (commit, date UTC), oldest first")
     keys = [Line2D([], [], color=_color(m, MODE_COLORS, modes), marker=MODE_MARKERS.get(m, "o"), ms=4) for m in modes]
     keys += [Line2D([], [], color="#555555", ls="--", lw=0.9),

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import fnmatch
 import platform
+from itertools import groupby
+from operator import itemgetter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -102,7 +105,8 @@ class Selector:
     def apply(self, headers: list[StoredRun], where: str) -> list[StoredRun]:
         chosen = sorted(headers, key=lambda h: h.order)
         if self.machine:
-            chosen = [h for h in chosen if _machine_matches(h.machine, self.machine)]
+            matches = _machine_matcher(self.machine)
+            chosen = [h for h in chosen if matches(h.machine)]
         if self.run:
             chosen = [h for h in chosen if h.run_hash.startswith(self.run.lower())]
         if self.commit:
@@ -116,13 +120,12 @@ class Selector:
         return chosen[start:max(end, 0)]
 
 
-def _machine_matches(machine: Machine, pattern: str) -> bool:
-    if pattern == "this":
+def _machine_matcher(pattern: str) -> Callable[[Machine], bool]:
+    if pattern == "this":  # the host name and the kind (architecture, emulation) of the machine running qbench
         here = this_machine.describe()
-        kind = here["arch"] + (" emulated" if here["emulated"] else "")
-        return machine.node == platform.node() and machine.kind == kind
-    names = (machine.node, machine.arch, machine.kind, machine.label)
-    return any(fnmatch.fnmatchcase(n.lower(), pattern.lower()) for n in names if n)
+        kind, node = here["arch"] + (" emulated" if here["emulated"] else ""), platform.node()
+        return lambda m: m.node == node and m.kind == kind
+    return lambda m: any(fnmatch.fnmatchcase(n.lower(), pattern.lower()) for n in (m.node, m.arch, m.kind, m.label) if n)
 
 
 def _commits(chosen: list[StoredRun], every: list[StoredRun], spec: str, where: str) -> list[StoredRun]:
@@ -186,9 +189,10 @@ def documents(conn: Connection, chosen: list[StoredRun], name: str) -> list[dict
         by_case[r.case_id].class_iou.append(dict(r._mapping))
     for r in conn.execute(select(t.stats).where(t.stats.c.case_id.in_(in_runs))):
         by_case[r.case_id].stats = dict(r._mapping)
-    for r in conn.execute(select(t.samples.c.case_id, t.samples.c.seconds).where(t.samples.c.case_id.in_(in_runs))
-                          .order_by(t.samples.c.case_id, t.samples.c.round)):
-        by_case[r.case_id].samples.append(r.seconds)
+    samples = conn.execute(select(t.samples.c.case_id, t.samples.c.seconds).where(t.samples.c.case_id.in_(in_runs))
+                           .order_by(t.samples.c.case_id, t.samples.c.round)).tuples().all()  # ~1e5 rows: no per-row objects
+    for case_id, group in groupby(samples, key=itemgetter(0)):
+        by_case[case_id].samples = [seconds for _, seconds in group]
     docs = []
     for header in chosen:
         doc = join(RunRows(run_rows[header.id], by_run[header.id]))
