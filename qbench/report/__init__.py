@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbench.errors import QbenchError
 from qbench.report.load import load_runs
 from qbench.report.tables import model_table, runs_table, to_markdown
+
+if TYPE_CHECKING:
+    from qbench.gate import GateConfig  # gate imports this package: no import at run time
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class ReportResult:
     skipped: list[str]  # figures not drawn, and why
 
 
-def write_report(sources: list[str | Path], out: Path, gate_config=None) -> ReportResult:
+def write_report(sources: list[str | Path], out: Path, gate_config: "GateConfig | None" = None) -> ReportResult:
     """``sources``: run files, folders and stores (see ``load_runs``); ``gate_config`` sets the limits the trend
     figures draw (default: the gate's defaults)."""
     # matplotlib is imported here, not at package import: ``qbench gate`` reads runs through this package.

@@ -26,6 +26,7 @@ from qbench.store.url import StoreSource
 
 T = TypeVar("T")
 BUSY_TIMEOUT_S = 60.0  # how long an SQLite writer queues for the lock before a retry
+CONNECT_TIMEOUT_S = 15  # PostgreSQL: how long to wait for the server to answer
 RETRIES = 8
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 WRITE = "qbench_write"  # execution option: this connection's transactions write
@@ -37,7 +38,9 @@ def make_engine(source: StoreSource) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(source.url, pool_pre_ping=True)
+    # libpq waits for an unreachable host forever by default; ?connect_timeout=N in the URL overrides this
+    timeout = {} if "connect_timeout" in source.url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    return create_engine(source.url, pool_pre_ping=True, connect_args=timeout)
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

@@ -190,7 +190,7 @@ def documents(conn: Connection, chosen: list[StoredRun], name: str) -> list[dict
     for r in conn.execute(select(t.stats).where(t.stats.c.case_id.in_(in_runs))):
         by_case[r.case_id].stats = dict(r._mapping)
     samples = conn.execute(select(t.samples.c.case_id, t.samples.c.seconds).where(t.samples.c.case_id.in_(in_runs))
-                           .order_by(t.samples.c.case_id, t.samples.c.round)).tuples().all()  # ~1e5 rows: no per-row objects
+                           .order_by(t.samples.c.case_id, t.samples.c.round)).all()  # ~1e5 rows, fetched at once
     for case_id, group in groupby(samples, key=itemgetter(0)):
         by_case[case_id].samples = [seconds for _, seconds in group]
     docs = []
