@@ -105,7 +105,22 @@ def _write_run(conn: Connection, item: Prepared, machine_id: int, now: datetime)
         if rows.stats is not None:
             stats.append({"case_id": case_id, **rows.stats})
         samples += [{"case_id": case_id, "round": i, "seconds": s} for i, s in enumerate(rows.samples)]
-    for table, values in ((t.quality, quality), (t.class_iou, class_iou), (t.stats, stats), (t.samples, samples)):
+    for table, values in ((t.quality, quality), (t.class_iou, class_iou), (t.stats, stats)):
         if values:
             conn.execute(table.insert(), values)  # executemany: batched multi-row INSERTs
+    if samples:
+        _write_samples(conn, samples)
     return Ingested(item.source, item.run_hash, run_id, True)
+
+
+def _write_samples(conn: Connection, rows: list[dict]) -> None:
+    """A fast MNIST run saves ~150,000 raw times: PostgreSQL takes them by COPY (~20x faster than INSERTs),
+    in the same transaction; SQLite's executemany is fast already."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(t.samples.insert(), rows)
+        return
+    columns = ("case_id", "round", "seconds")
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {t.samples.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in columns))
