@@ -305,6 +305,32 @@ def test_a_store_from_a_newer_qbench_is_refused(store_url, tmp_path):
         assert "update qbench" in err.value.fix
 
 
+def test_an_older_store_upgrades_itself_when_opened(store_url, tmp_path, monkeypatch):
+    """Revision 0002 here is a test's own (a new column); the real migrations are copied next to it."""
+    import shutil
+
+    from qbench.store import migrate
+
+    api.import_files([benchjson.write(tmp_path / "r.json", run_doc())], store_url)  # at 0001
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, scripts)
+    (scripts / "versions" / "0002_note.py").write_text(
+        "from alembic import op\nimport sqlalchemy as sa\n"
+        "revision, down_revision, branch_labels, depends_on = '0002', '0001', None, None\n"
+        "def upgrade():\n    op.add_column('runs', sa.Column('note', sa.Text()))\n"
+        "def downgrade():\n    op.drop_column('runs', 'note')\n"
+    )
+    monkeypatch.setattr(migrate, "MIGRATIONS", scripts)
+    store, _ = api.open_store(store_url, create=False)  # a reader upgrades as well
+    with store, store.engine.connect() as conn:
+        assert store.schema_change == "upgraded from revision 0001 to 0002"
+        assert "note" in {c["name"] for c in inspect(conn).get_columns("runs")}
+        assert len(store.documents(store.select())) == 1
+    store, _ = api.open_store(store_url, create=False)
+    store.close()
+    assert store.schema_change is None
+
+
 def test_tables_of_someone_else_are_not_taken_over(store_url, tmp_path):
     store, _ = api.open_store(store_url, create=True)
     with store, store.engine.begin() as conn:
