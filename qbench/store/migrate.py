@@ -67,11 +67,14 @@ def ensure_schema(engine: Engine, name: str, *, create: bool) -> str | None:
         )
     if not current and tables:
         raise QbenchError(
-            f"{name} already holds tables named like qbench's ({', '.join(sorted(tables))}) but no qbench schema version",
+            f"{name} already holds tables named like qbench's ({', '.join(sorted(tables))}) "
+            "but no qbench schema version",
             "give qbench a database (or SQLite file) of its own",
         )
     if not current and not create:
         raise QbenchError(f"{name} holds no qbench store yet",
                           "import runs first: qbench store import RUN.json --store URL (or pytest --qbench-store URL)")
     transaction(engine, _upgrade, write=True, what="create or upgrade the schema of", name=name)
-    return f"upgraded from revision {', '.join(sorted(current))} to {want}" if current else f"created at revision {want}"
+    if current:
+        return f"upgraded from revision {', '.join(sorted(current))} to {want}"
+    return f"created at revision {want}"

@@ -125,7 +125,8 @@ def _machine_matcher(pattern: str) -> Callable[[Machine], bool]:
         here = this_machine.describe()
         kind, node = here["arch"] + (" emulated" if here["emulated"] else ""), platform.node()
         return lambda m: m.node == node and m.kind == kind
-    return lambda m: any(fnmatch.fnmatchcase(n.lower(), pattern.lower()) for n in (m.node, m.arch, m.kind, m.label) if n)
+    glob = pattern.lower()
+    return lambda m: any(fnmatch.fnmatchcase(n.lower(), glob) for n in (m.node, m.arch, m.kind, m.label) if n)
 
 
 def _commits(chosen: list[StoredRun], every: list[StoredRun], spec: str, where: str) -> list[StoredRun]:
@@ -142,7 +143,8 @@ def _commit_time(headers: list[StoredRun], prefix: str, where: str) -> datetime:
     if len(found) != 1 or None in found.values():
         problem = ("no stored run was made at a commit starting with" if not found else
                    "several commits start with" if len(found) > 1 else "the store has no commit time for")
-        raise QbenchError(f"{where}: {problem} {prefix!r}", f"`qbench store list {where}` shows the stored runs and their commits")
+        raise QbenchError(f"{where}: {problem} {prefix!r}",
+                          f"`qbench store list {where}` shows the stored runs and their commits")
     return next(iter(found.values()))
 
 
