@@ -1,4 +1,4 @@
-"""``qbench``: list the axes, pre-build the cache, report and gate saved benchmark runs."""
+"""``qbench``: list the axes, pre-build the cache, report and gate saved benchmark runs, keep them in a store."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from qbench.data import registry as datasets
 from qbench.errors import NotApplicable, QbenchError
 from qbench.options import BUILD
 from qbench.models import registry
+from qbench.store import DEFAULT_STORE
 from qbench.workspace import open_workspace
 
 
@@ -52,9 +53,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from qbench.gate import GateConfig
     from qbench.report import write_report
 
-    result = write_report(args.runs, args.out)
+    result = write_report(args.runs, args.out, GateConfig.from_ini(Path.cwd()))  # trend figures draw the gate's limits
     print(result.markdown)
     print(f"wrote {len(result.figures)} figures, {result.index}")
     for reason in result.skipped:
@@ -81,6 +83,12 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def cmd_store(args: argparse.Namespace) -> int:
+    from qbench.store import commands
+
+    return commands.ACTIONS[args.action](args)
+
+
 GATE_OVERRIDES = ("accuracy_tol", "pixel_accuracy_tol", "miou_tol", "snr_db_tol", "size_tol", "latency_ratio_tol",
                   "raw", "raw_alpha", "raw_min_shift", "fail_on_missing")
 
@@ -99,13 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     build.set_defaults(func=cmd_build)
 
     report = sub.add_parser("report", help="tables, PNG figures and index.html from saved benchmark runs")
-    report.add_argument("runs", nargs="+", type=Path, help="--benchmark-json files (or folders of them)")
+    report.add_argument("runs", nargs="+", help="--benchmark-json files, folders of them, or stores with a selector "
+                        "(e.g. 'sqlite:///.benchmarks/qbench.db?machine=this&latest=5'; README: Results store)")
     report.add_argument("--out", type=Path, default=Path("qbench-report"), help="output folder")
     report.set_defaults(func=cmd_report)
 
     gate = sub.add_parser("gate", help="exit 1 if CURRENT regresses against BASELINE (accuracy, size, latency)")
-    gate.add_argument("baseline", type=Path)
-    gate.add_argument("current", type=Path)
+    gate.add_argument("baseline", help="a run file, or a store selecting one run (e.g. STORE?machine=this&latest=1)")
+    gate.add_argument("current", help="a run file, or a store selecting one run")
     gate.add_argument("--config-dir", type=Path, default=Path.cwd(),
                       help="folder whose pytest.ini [qbench:gate] / pyproject.toml [tool.qbench.gate] set thresholds")
     for name in GATE_OVERRIDES:
@@ -121,9 +130,22 @@ def main(argv: list[str] | None = None) -> int:
 
     consistency = sub.add_parser("consistency", help="exit 1 if two runs' models compute different things "
                                  "beyond what their kernels allow (e.g. x86_64 vs emulated arm64)")
-    consistency.add_argument("run_a", type=Path)
-    consistency.add_argument("run_b", type=Path)
+    consistency.add_argument("run_a", help="a run file, or a store selecting one run")
+    consistency.add_argument("run_b", help="a run file, or a store selecting one run")
     consistency.set_defaults(func=cmd_consistency)
+
+    store = sub.add_parser("store", help="keep runs in a results store (SQLite file or PostgreSQL) and read them back")
+    actions = store.add_subparsers(dest="action", required=True)
+    where = dict(metavar="URL", help=f"SQLite path, sqlite:///FILE or postgresql://USER@HOST/DB (default {DEFAULT_STORE})")
+    put = actions.add_parser("import", help="store run files (all or nothing; a run already stored is not stored twice)")
+    put.add_argument("runs", nargs="+", type=Path, help="--benchmark-json files (or folders of them)")
+    put.add_argument("--store", default=DEFAULT_STORE, **where)
+    listing = actions.add_parser("list", help="the stored runs a selector picks (default: all)")
+    listing.add_argument("store", nargs="?", default=DEFAULT_STORE, help="store, optionally ?selector (README)")
+    export = actions.add_parser("export", help="write the selected runs back out as pytest-benchmark JSON files")
+    export.add_argument("store", help="store, optionally ?selector (README: Results store)")
+    export.add_argument("--out", type=Path, required=True, help="output folder")
+    store.set_defaults(func=cmd_store)
 
     args = parser.parse_args(argv)
     try:

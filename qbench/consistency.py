@@ -72,8 +72,8 @@ def _judge(a: Case, b: Case) -> tuple[str, str | None]:
     return seen + f"; within tolerance ({'/'.join(sorted(k or '?' for k in kernels))} rounding)", None
 
 
-def compare(run_a: Path, run_b: Path) -> ConsistencyResult:
-    a, b = load_run(Path(run_a)), load_run(Path(run_b))
+def compare(run_a: str | Path, run_b: str | Path) -> ConsistencyResult:
+    a, b = load_run(run_a), load_run(run_b)  # files or stores: no Path() that would fold a URL's //
     common = sorted(set(a.cases) & set(b.cases), key=case_sort_key)
     if not common:
         raise QbenchError(f"{run_a} and {run_b} have no model x mode x device in common",

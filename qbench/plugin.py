@@ -63,6 +63,10 @@ def pytest_configure(config: pytest.Config) -> None:
         _check_sample_requirements(config, ws)
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if ws.settings.store and not hasattr(config, "workerinput"):
+        from qbench.store.session import check_store
+
+        check_store(config)  # a bad URL or an unreachable server fails now, not after the benchmarks
     bench = getattr(config, "_benchmarksession", None)
     if bench is not None:  # autosaved runs of an x86 laptop and an (emulated) Pi must not share a folder
         bench.machine_id = machine.machine_id(bench.machine_id)
@@ -142,10 +146,29 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["qbench"] = machine.describe()
 
 
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
+    if config.getoption("--qbench-store"):
+        from qbench.store.session import capture
+
+        capture(config, output_json)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After pytest-benchmark's own sessionfinish has written --benchmark-json (a hook wrapper, run first)."""
+    if session.config.getoption("--qbench-store") and not hasattr(session.config, "workerinput"):
+        from qbench.store.session import store_session
+
+        store_session(session)
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     ws = config.stash.get(WORKSPACE, None)
     if ws is None:
         return
+    if ws.settings.store and not hasattr(config, "workerinput"):
+        from qbench.store.session import summary
+
+        terminalreporter.write_line(summary(config))
     if (out := ws.settings.samples) and not hasattr(config, "workerinput"):
         from qbench.samples import write_run_samples
 

@@ -1,17 +1,22 @@
 """``qbench report``: tables, figures and an index page from saved runs of one or more machines.
 
-Reads pytest-benchmark JSON files that carry qbench's extra_info (see ``load.py``) and writes
-tables.md, one PNG per figure and index.html into one directory.
+Reads pytest-benchmark JSON files that carry qbench's extra_info (see ``load.py``), or runs from a results
+store (``qbench.store``), and writes tables.md, one PNG per figure and index.html into one directory;
+several runs of one machine add trend figures (``trends.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbench.errors import QbenchError
 from qbench.report.load import load_runs
 from qbench.report.tables import model_table, runs_table, to_markdown
+
+if TYPE_CHECKING:
+    from qbench.gate import GateConfig  # gate imports this package: no import at run time
 
 
 @dataclass(frozen=True)
@@ -24,12 +29,15 @@ class ReportResult:
     skipped: list[str]  # figures not drawn, and why
 
 
-def write_report(paths: list[Path], out: Path) -> ReportResult:
+def write_report(sources: list[str | Path], out: Path, gate_config: "GateConfig | None" = None) -> ReportResult:
+    """``sources``: run files, folders and stores (see ``load_runs``); ``gate_config`` sets the limits the trend
+    figures draw (default: the gate's defaults)."""
     # matplotlib is imported here, not at package import: ``qbench gate`` reads runs through this package.
     from qbench.report.figures import render_figures
     from qbench.report.html import render_index
+    from qbench.report.trends import render_trends
 
-    runs = load_runs(paths)
+    runs = load_runs(sources)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -38,6 +46,8 @@ def write_report(paths: list[Path], out: Path) -> ReportResult:
     models = sorted({m for r in runs for m in r.models})
     overview, tables = runs_table(runs), [model_table(m, runs) for m in models]
     written, skipped = render_figures(runs, out)
+    trends, not_drawn = render_trends(runs, out, gate_config)
+    written, skipped = written + trends, skipped + not_drawn
     markdown = to_markdown([overview, *tables])
     (out / "tables.md").write_text(markdown, encoding="utf-8")
     per_model = [(t, [w for w in written if w.model == m]) for m, t in zip(models, tables)]

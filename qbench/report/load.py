@@ -81,14 +81,28 @@ class Case:
         return int(value) if _is_number(value) else None
 
 
+@dataclass(frozen=True)
+class Commit:
+    """pytest-benchmark's ``commit_info``: the git commit of the checkout the run was made from."""
+
+    id: str
+    time: str | None  # ISO 8601, as git prints it
+    dirty: bool
+
+    @property
+    def short(self) -> str:
+        return self.id[:7] + ("+" if self.dirty else "")
+
+
 @dataclass
 class Run:
-    path: Path
+    path: Path  # the run file; for a run from a store, the file it was imported from
     machine: Machine
     label: str  # unique among the runs loaded together
     datetime: str
     versions: dict[str, str]
     cases: dict[CaseKey, Case]
+    commit: Commit | None = None  # None when the run was not made from a git checkout
 
     @property
     def models(self) -> list[str]:
@@ -140,10 +154,25 @@ def expand(paths: list[Path]) -> list[Path]:
     return files
 
 
-def load_runs(paths: list[Path]) -> list[Run]:
-    runs = [load_run(p) for p in expand(paths)]
+def load_runs(sources: list[str | Path]) -> list[Run]:
+    """Runs from files, folders of files and stores (``qbench.store.url``), in the order given; a store's
+    runs come out oldest first."""
+    runs = []
+    for source in sources:
+        if _is_store(source):
+            from qbench.store.api import load_selected
+
+            runs += load_selected(str(source))
+        else:
+            runs += [load_run(p) for p in expand([Path(source)])]
     _unique_labels(runs)
     return runs
+
+
+def _is_store(source: str | Path) -> bool:
+    from qbench.store.url import is_store_source  # SQLAlchemy is imported only when a store is named
+
+    return is_store_source(source)
 
 
 def _unique_labels(runs: list[Run]) -> None:
@@ -155,8 +184,17 @@ def _unique_labels(runs: list[Run]) -> None:
                 run.label = f"{run.label} [{extra(run)}]"
 
 
-def load_run(path: Path) -> Run:
-    doc = _read_json(Path(path))
+def load_run(source: str | Path) -> Run:
+    """One run: a run file, or a store with a selector that picks exactly one run."""
+    if _is_store(source):
+        from qbench.store.api import load_one
+
+        return load_one(str(source))
+    return parse_run(read_document(Path(source)), Path(source))
+
+
+def parse_run(doc: dict, path: Path) -> Run:
+    """The run in a parsed pytest-benchmark document; ``path`` names it in errors and tables."""
     benchmarks = doc.get("benchmarks")
     if not isinstance(benchmarks, list) or not isinstance(doc.get("machine_info", {}), dict):
         raise QbenchError(f"{path} is not a pytest-benchmark run (no 'benchmarks' list)", _RERUN)
@@ -181,6 +219,8 @@ def load_run(path: Path) -> Run:
     extra = ours[0]["extra_info"]
     machine = _machine(info, q, extra)
     versions = q.get("versions") or extra.get("versions") or {}
+    commit = doc.get("commit_info") if isinstance(doc.get("commit_info"), dict) else {}
+    known = isinstance(commit.get("id"), str) and commit["id"] not in ("", "unversioned", "unknown")
     return Run(
         path=Path(path),
         machine=machine,
@@ -188,10 +228,13 @@ def load_run(path: Path) -> Run:
         datetime=str(doc.get("datetime", "")),
         versions={str(k): str(v) for k, v in versions.items()} if isinstance(versions, dict) else {},
         cases=cases,
+        commit=Commit(commit["id"], commit.get("time") if isinstance(commit.get("time"), str) else None,
+                      commit.get("dirty") is True) if known else None,
     )
 
 
-def _read_json(path: Path) -> dict:
+def read_document(path: Path) -> dict:
+    """A run file's JSON object, or the error that says why it is not one (missing, empty, truncated)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the results store (a package so that installs ship them; see ``migrate.py``)."""
