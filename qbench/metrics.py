@@ -8,6 +8,8 @@ absent from the ground truth has IoU 0 and counts.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from qbench.data.labels import IGNORE
@@ -100,3 +102,14 @@ def agreement(reference: np.ndarray, predicted: np.ndarray) -> float:
 def mask_iou(reference: np.ndarray, predicted: np.ndarray, num_classes: int) -> float:
     """mIoU of ``predicted`` masks taking the float32 masks as ground truth (no ignore label)."""
     return mean_iou(confusion_matrix(predicted, reference, num_classes, ignore=-1))
+
+
+def mcnemar_p(lost: int, gained: int) -> float:
+    """One-sided exact McNemar test: the probability of losing at least ``lost`` of the ``lost + gained`` samples
+    the two models disagree on, were neither better (each disagreement a fair coin). Small p: significantly worse."""
+    n = lost + gained
+    if n == 0 or lost == 0:
+        return 1.0
+    k = np.arange(lost, n + 1)
+    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in k]
+    return float(min(1.0, np.exp(np.logaddexp.reduce(log_terms))))

@@ -3,7 +3,9 @@
 The budget follows MLPerf's practice: a mode is judged *relative to float32 on the same device in the same run*.
 For MNIST we allow 0.005 (50 of 10,000 images): the thesis saw all PTQ modes within 0.2 % of float32, so a drop of
 half a point means the conversion broke, not that quantization cost a little. 4-bit weights cost more; they must
-stay within 0.03 (their floor) and the report shows whether they also met the 0.005 budget.
+stay within 0.03 (their floor) and the report shows whether they also met the 0.005 budget. On a small evaluation
+set a drop of a few samples says little (0.005 of 300 images is 1.5 images), so the floor fails a mode only when its
+drop is also significant: an exact one-sided McNemar test on the samples the two models disagree on, p < 0.01.
 Beside accuracy each mode records how often its top-1 class agrees with float32's and the SNR of its scores
 against float32's: a mode can keep accuracy while changing many individual answers.
 """
@@ -17,6 +19,8 @@ import numpy as np
 from qbench import metrics
 from qbench.errors import QbenchError
 from qbench.tasks.base import Budget, FigureSpec, Metric, OutputInfo, Task, Verdict, chance_floor, dequantized
+
+SIGNIFICANCE = 0.01  # a drop beyond the floor fails only if the mode is significantly worse (exact McNemar test)
 
 
 class Classification(Task):
@@ -54,6 +58,9 @@ class Classification(Task):
         if reference is not None:
             result["top1_agreement"] = metrics.agreement(reference[0], labels)
             result["output_snr_db"] = metrics.snr_db(reference[1], scores)
+            ref_right, right = reference[0] == data.y, labels == data.y
+            lost, gained = int(np.sum(ref_right & ~right)), int(np.sum(~ref_right & right))
+            result.update(samples_lost=lost, samples_gained=gained, mcnemar_p=metrics.mcnemar_p(lost, gained))
         return result
 
     def check_fit(self, outputs: Sequence[OutputInfo], data, origin: str) -> None:
@@ -86,9 +93,12 @@ class Classification(Task):
             return verdict
         drop = reference["accuracy"] - result["accuracy"]
         verdict.within_budget = drop <= rule.budget + 1e-12
-        if drop > rule.floor + 1e-12:
-            verdict.failures.append(f"accuracy {result['accuracy']:.4f} vs float32 {reference['accuracy']:.4f}: "
-                                    f"drop {drop:.4f} > {rule.floor:g} allowed for {family} modes")
+        p = result.get("mcnemar_p", 0.0)
+        if drop > rule.floor + 1e-12 and p < SIGNIFICANCE:
+            verdict.failures.append(
+                f"accuracy {result['accuracy']:.4f} vs float32 {reference['accuracy']:.4f}: drop {drop:.4f} > "
+                f"{rule.floor:g} allowed for {family} modes, and significant (lost {result.get('samples_lost')}, "
+                f"gained {result.get('samples_gained')} of the samples they disagree on; McNemar p = {p:.2g})")
         return verdict
 
     def write_samples(self, ws, model_id, mode_ids, device_id, folder):
