@@ -56,6 +56,17 @@ def installs(repo: Path) -> int:
     return sum(" pip install " in f" {line}" for line in log.read_text().splitlines()) if log.exists() else 0
 
 
+def test_two_runs_started_together_build_the_venv_once(repo):
+    """Each waits for the other's build under a lock instead of both creating the same venv at once."""
+    env = {k: v for k, v in os.environ.items() if k not in ("QBENCH_VENV", "VIRTUAL_ENV")}
+    env.update(PYTHON=str(repo.parent / "python3"), FAKE_LOG=str(repo.parent / "log"))
+    slow = repo.parent / "python3"
+    slow.write_text(FAKE_PYTHON.replace('if [ "$2" = pip ]; then', 'if [ "$2" = pip ]; then sleep 1;'))
+    both = [subprocess.Popen([str(repo / "run"), "true"], env=env) for _ in range(2)]
+    assert [p.wait(timeout=60) for p in both] == [0, 0]
+    assert installs(repo) == 1
+
+
 def test_first_use_creates_the_venv_then_runs_the_command_inside_it(repo):
     result = run(repo, "sh", "-c", 'echo "$VIRTUAL_ENV"; command -v python')
     assert result.returncode == 0, result.stderr
