@@ -101,9 +101,9 @@ def test_formats_and_defaults_from_the_file(files):
     keras_spec = parse_model_option(f"k={files}/a,b/net.keras,dataset=mnist")
     assert (keras_spec.format, keras_spec.task) == ("keras", "classification")
     assert keras_spec.source_filename == "model.keras"
-    assert keras_spec.converter_args() == {} and keras_spec.input_range == (0.0, 1.0) and keras_spec.only_modes is None
+    assert keras_spec.converter_args() == {} and keras_spec.input_range == (0.0, 1.0)
     tflite_spec = parse_model_option(f"t={files}/net.tflite,dataset=mnist,shape=1x28x28x1")
-    assert tflite_spec.format == "tflite" and tflite_spec.only_modes == ("float32",) and tflite_spec.eval_batch == 1
+    assert tflite_spec.format == "tflite" and tflite_spec.source_format == "tflite" and tflite_spec.eval_batch == 1
     assert tflite_spec.key_parts(None)["calibration_data"] is None
     saved = parse_model_option(f"s={files}/saved,dataset=cityscapes")
     assert saved.format == "saved_model" and saved.source_filename == "model.tar" and saved.input_range == (0.0, 255.0)
