@@ -17,6 +17,7 @@ import pytest
 from qbench import machine, progress, selection
 from qbench.bundle import BundleWorkspace
 from qbench.errors import QbenchError
+from qbench.runtime import DeviceUnavailable, quiet
 from qbench.workspace import Workspace, open_workspace
 
 AXES = {"qbench_model": "models", "qbench_mode": "modes", "qbench_device": "devices"}  # fixture -> axis
@@ -92,6 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if ws.eval_limit is not None and ws.eval_limit < 1:
         raise pytest.UsageError("--qbench-eval-limit must be at least 1 (omit it to evaluate everything)")
     config.stash[WORKSPACE] = ws
+    quiet.show(config.get_verbosity() > 0)  # LiteRT's load log: -v (or QBENCH_LITERT_LOG=1) shows it
     config.stash[SELECTION] = _selection(config, ws)
     _check_sample_requirements(config, ws)
     if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("capturemanager"):
@@ -149,6 +151,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def qbench(pytestconfig: pytest.Config) -> Workspace:
     """The session's Workspace: cached artifacts, datasets and memoized evaluations."""
     return pytestconfig.stash[WORKSPACE]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A GPU / NPU device where LiteRT finds none is skipped with LiteRT's reason (see ``-rs``), not failed."""
+    try:
+        return (yield)
+    except DeviceUnavailable as exc:
+        pytest.skip(exc.problem)
 
 
 @pytest.hookimpl(wrapper=True)

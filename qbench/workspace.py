@@ -46,24 +46,24 @@ class RunStage:
 
     # run stage
     def runner(self, model_id: str, mode_id: str, device_id: str) -> runtime.Runner:
-        return runtime.Runner(self.tflite(model_id, mode_id).path, runtime.get(device_id))
+        return runtime.open_runner(self.tflite(model_id, mode_id).path, runtime.get(device_id),
+                                   label=f"{model_id} {mode_id}")
 
     def evaluate(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
         """Quality of one model x mode x device on the evaluation set (memoized for the session).
 
         Devices that end up running the same kernels with the same thread count compute the same thing:
         a model XNNPACK declines entirely (int16x8: 0 delegate partitions) runs the built-in kernels on
-        ``xnnpack`` exactly as on ``builtin``. Such devices share one evaluation; ``eval_device`` names the
+        ``xnnpack`` exactly as on ``builtin``, and a CompiledModel CPU device computes what its Interpreter
+        twin does (``Runner.computation``). Such devices share one evaluation; ``eval_device`` names the
         device whose run produced it.
         """
         spec = self.model(model_id)
 
         def run() -> dict[str, Any]:
             runner = self.runner(model_id, mode_id, device_id)
-            backend = runner.backend
-            kernels = (backend["kernels"], backend["delegate_partitions"], backend["threads"])
             return self._once(
-                ("evaluate-kernels", model_id, mode_id, kernels),
+                ("evaluate-kernels", model_id, mode_id, runner.computation),
                 lambda: {**evaluate(runner, self.evaluation_set(model_id), spec.task, spec.eval_batch),
                          "eval_device": device_id},
             )

@@ -19,7 +19,7 @@ def test_broken_tflite_is_one_clear_error(qbench, tmp_path, damage):
     path = tmp_path / "broken.tflite"
     path.write_bytes(damage(qbench.tflite(MODEL, "int8").path.read_bytes()))
     with pytest.raises(QbenchError, match="not a loadable TFLite model") as exc:
-        runtime.Runner(path, runtime.get("builtin"))
+        runtime.open_runner(path, runtime.get("builtin"))
     assert "rebuild" in exc.value.fix
 
 
@@ -38,7 +38,7 @@ def test_unknown_device_lists_the_valid_ones():
 def test_uint8_io_model_is_fed_and_read_in_real_units(qbench):
     data = qbench.eval_set(MODEL)
     int8 = qbench.runner(MODEL, "int8", "builtin")
-    assert int8.input_q.dtype == "uint8" and int8.output_q.dtype == "uint8"
+    assert int8.inputs[0].quant.dtype == "uint8" and int8.outputs[0].quant.dtype == "uint8"
     ref = qbench.runner(MODEL, "float32", "builtin")
     for runner in (int8, ref):
         runner.set_input(data.x[:200])
@@ -46,7 +46,7 @@ def test_uint8_io_model_is_fed_and_read_in_real_units(qbench):
     agree = np.mean(int8.output().argmax(1) == ref.output().argmax(1))
     assert agree >= 0.98
     # dequantized logits sit within a couple of output steps of float32 (raw uint8 would be off by ~100)
-    assert np.median(np.abs(int8.output() - ref.output())) <= 2 * int8.output_q.scale
+    assert np.median(np.abs(int8.output() - ref.output())) <= 2 * int8.outputs[0].quant.scale
 
 
 def test_backend_reports_what_ran(qbench):
