@@ -123,6 +123,7 @@ def _check_sample_requirements(config: pytest.Config, ws) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     progress.set_sink(None)
+    quiet.show(False)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -54,9 +54,8 @@ class RunStage:
 
         Devices that end up running the same kernels with the same thread count compute the same thing:
         a model XNNPACK declines entirely (int16x8: 0 delegate partitions) runs the built-in kernels on
-        ``xnnpack`` exactly as on ``builtin``, and a CompiledModel CPU device computes what its Interpreter
-        twin does (``Runner.computation``). Such devices share one evaluation; ``eval_device`` names the
-        device whose run produced it.
+        ``xnnpack`` exactly as on ``builtin`` (``Runner.computation`` says what ran). Such devices share one
+        evaluation; ``eval_device`` names the device whose run produced it.
         """
         spec = self.model(model_id)
 

@@ -19,7 +19,7 @@ class Device:
     threads: int | None  # CPU threads; None: all cores
     accelerator: str  # "cpu" | "gpu" | "npu"
     description: str
-    twin: str | None = None  # the Interpreter device measured to compute the same outputs bit for bit
+    twin: str | None = None  # the Interpreter device measured to compute the same outputs bit for bit (batch 1)
 
     @property
     def num_threads(self) -> int:

@@ -1,12 +1,14 @@
 """The device registry: every id the ``--qbench-devices`` axis accepts, in report order.
 
 Interpreter devices keep their historic ids. ``cm-*`` devices load the same file through LiteRT's
-CompiledModel API. ``twin`` records a measurement, not a hope: on every mode of both built-in models the
-CompiledModel CPU device computed the same raw outputs, bit for bit, as the Interpreter device named
-(tests/test_runtime_equivalence.py asserts it on every run), so the two share one quality evaluation
-and the kernels the twin reports. ``cm-reference`` is twinned with ``builtin``, not ``reference``:
-ai-edge-litert 2.3.0's ``CpuKernelMode.REFERENCE`` runs the optimized built-in kernels (outputs
-identical to ``builtin``, at its speed: 0.06 ms vs the reference kernels' 1 ms for MNIST float32).
+CompiledModel API. ``twin`` records a measurement, not a hope: run one sample per call, each CompiledModel
+CPU device computed the same raw outputs, bit for bit, as the Interpreter device named, on every mode of
+both built-in models (tests/test_runtime_equivalence.py asserts it on every run). So it reports the
+kernels its twin reports (XNNPACK declining all of int16x8 reads "builtin" on both), and CompiledModel
+devices with the same twin kernels share one evaluation (``Runner.computation``). ``cm-reference`` is
+twinned with ``builtin``, not ``reference``: ai-edge-litert 2.3.0's ``CpuKernelMode.REFERENCE`` runs the
+optimized built-in kernels (outputs identical to ``builtin``, at its speed: 0.06 ms vs the reference
+kernels' 1 ms for MNIST float32).
 """
 
 from __future__ import annotations

@@ -25,7 +25,13 @@ from typing import Iterator
 from qbench import progress
 
 ENV = "QBENCH_LITERT_LOG"
-_show = os.environ.get(ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _asked_by_environment() -> bool:
+    return os.environ.get(ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+_show = _asked_by_environment()
 
 # LiteRT's problem lines: its own "ERROR:/WARNING: [file.cc:N] text", absl's "E0000 ...] text",
 # dawn's "Warning: text", and the "└ text" continuation lines that carry the underlying cause.
@@ -41,9 +47,9 @@ def tidy(message: str) -> str:
 
 
 def show(flag: bool) -> None:
-    """Also print each captured log after its load (the environment variable turns it on too)."""
+    """Also print each captured log after its load (the environment variable turns it on regardless)."""
     global _show
-    _show = flag or _show
+    _show = flag or _asked_by_environment()
 
 
 def showing() -> bool:
