@@ -81,6 +81,30 @@ def test_accelerator_devices_run_or_say_why_not(qbench, device):
         assert runner.backend["accelerator"] == runtime.get(device).accelerator
 
 
+def test_a_compiled_model_runtime_that_crashes_the_process_is_a_skip_with_litert_words(tmp_path, monkeypatch):
+    """ai-edge-litert 2.3.0's CompiledModel dies of SIGILL on a Cortex-A72 (no LSE atomics): the probe runs in a
+    child process, so the crash becomes the reason. Here a stand-in for Python crashes the same way."""
+    import sys
+
+    from qbench.runtime import accelerators
+
+    crasher = tmp_path / "python"
+    crasher.write_text("#!/bin/sh\necho 'FATAL ERROR: This binary was compiled with lse enabled, but this feature "
+                       "is not available on this processor (go/sigill-fail-fast).' >&2\nkill -ILL $$\n")
+    crasher.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(crasher))
+    accelerators.unavailable_reason.cache_clear()
+    try:
+        with pytest.raises(runtime.DeviceUnavailable) as exc:
+            accelerators.require("cpu", "cm-xnnpack")
+    finally:
+        accelerators.unavailable_reason.cache_clear()  # the real probe answers for the rest of the session
+    assert exc.value.problem == (
+        "device 'cm-xnnpack': LiteRT's CompiledModel cannot run here: a process loading LiteRT's CompiledModel died "
+        "of SIGILL: This binary was compiled with lse enabled, but this feature is not available on this processor "
+        "(go/sigill-fail-fast)")
+
+
 def test_litert_log_stays_off_the_terminal_unless_asked(qbench, capfd, monkeypatch):
     from qbench import progress
     from qbench.runtime import quiet
