@@ -2,8 +2,10 @@
 
 The model is compiled once for the device's accelerator: CPU with ``CpuOptions(num_threads, kernel_mode)``
 (``CpuKernelMode`` XNNPACK / BUILTIN / REFERENCE), or GPU / NPU with the CPU as fallback for the ops they
-decline (LiteRT's recommended setting; ``backend["fully_accelerated"]`` says whether any fell back). The
-GPU and NPU devices first ask ``accelerators`` whether LiteRT finds that accelerator here at all.
+decline (LiteRT's recommended setting; ``backend["fully_accelerated"]`` says whether any fell back). Every
+device first asks ``accelerators`` whether the CompiledModel runtime, and its accelerator, work here at all
+(``DeviceUnavailable`` otherwise). A file is verified as a flatbuffer before LiteRT loads it
+(``model_file.problem``).
 
 Input and output TensorBuffers are created once; ``set_input`` writes the input buffer, and the timed
 ``invoke()`` is ``run_by_index(0, inputs, outputs)`` on those pre-written buffers, the analogue of the

@@ -34,8 +34,7 @@ def _asked_by_environment() -> bool:
 _show = _asked_by_environment()
 
 # LiteRT's problem lines: its own "ERROR:/WARNING: [file.cc:N] text", absl's "E0000 ...] text", a fail-fast
-# "FATAL ERROR: text",
-# dawn's "Warning: text", and the "└ text" continuation lines that carry the underlying cause.
+# check's "FATAL ERROR: text", dawn's "Warning: text", and the "└ text" lines that carry the cause.
 _PROBLEM = re.compile(r"^(?:FATAL ERROR|ERROR|WARNING|Warning|E\d{4} [^\]]*\]|└)\s*:?\s*(?:\[[^\]]*\])?\s*(.*)$")
 _LOCATION = re.compile(r"\s*(?:with error: )?ERROR: \[[^\]]*\]\s*")  # a bare "ERROR: [file.cc:N]" says nothing
 _PATH = re.compile(r"/\S*/([^/\s:]+)")  # /long/site-packages/.../libX.so -> libX.so
