@@ -1,9 +1,11 @@
 """invoke() latency per model x mode x device.
 
-What is timed: only ``interpreter.invoke()`` on one real evaluation sample (batch 1) already set as input;
-loading, allocation, input quantization and output reading happen outside the timed call. Load + allocate
-time and the first (cold) invoke go to ``extra_info`` as ``init_s`` and ``first_invoke_s``; so do p90/p99
-of the per-invoke times and the process's peak RSS while this benchmark ran.
+What is timed: only ``Runner.invoke()`` on one real evaluation sample (batch 1) already set as input:
+``Interpreter.invoke()``, or for the CompiledModel devices ``run_by_index(0, inputs, outputs)`` on
+TensorBuffers written beforehand. Loading, allocation or compilation, input quantization and output
+reading happen outside the timed call. Load + allocate (or compile) time and the first (cold) invoke go to
+``extra_info`` as ``init_s`` and ``first_invoke_s``; so do p90/p99 of the per-invoke times and the
+process's peak RSS while this benchmark ran.
 """
 
 import time

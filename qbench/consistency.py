@@ -10,7 +10,13 @@ Cortex-A72) can be compared case by case and each difference attributed to the b
 - integer modes on the built-in kernels may differ by **1 LSB**: their x86 and NEON paths round
   requantization differently (observed: a few outputs per thousand);
 - float modes (float32, float16, dynamic range) may differ by summation order: raw outputs within a
-  relative tolerance and quality within a small absolute tolerance.
+  relative tolerance and quality within a small absolute tolerance;
+- GPU and NPU devices (``cm-gpu``, ``cm-npu``) compute with the vendor's arithmetic (fp16 on most GPUs,
+  the NPU's own requantization), which no rule about TFLite's kernels covers: judged on quality only.
+
+CompiledModel CPU devices report the kernels their Interpreter twin runs (runtime/devices.py), so the
+rules above apply to them as they are: ``cm-xnnpack`` int8 is held to XNNPACK's bit-identity, and
+``cm-xnnpack`` int16x8, which XNNPACK declines, to the built-in kernels' 1 LSB.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from qbench.report.tables import markdown_table
 FLOAT_OUTPUT_RTOL = 1e-3  # of the sample's largest magnitude
 QUALITY_TOL = 0.002  # accuracy / pixel accuracy / mIoU, absolute
 INTEGER_LSB_TOL = 1
+ACCELERATOR_KERNELS = {"gpu", "npu"}
 DIGEST = "outputs_xxh3_128"  # qbench before 2026-11-27 wrote outputs_sha256, which is not comparable with it
 
 
@@ -58,6 +65,10 @@ def _judge(a: Case, b: Case) -> tuple[str, str | None]:
     quality = max((abs(a.quality[m] - b.quality[m]) for m in LABEL_METRICS if m in a.quality and m in b.quality),
                   default=0.0)
     seen = f"outputs differ (sample max |diff| {diff if diff is not None else '?'})"
+    if kernels & ACCELERATOR_KERNELS:
+        if quality > QUALITY_TOL:
+            return seen, f"quality differs by {quality:.4f} (> {QUALITY_TOL})"
+        return seen + f"; {'/'.join(sorted(k or '?' for k in kernels))} arithmetic: judged on quality only", None
     if integer and kernels == {"xnnpack"}:
         return seen, "integer XNNPACK outputs must be bit-identical across machines"
     integer_output = a.info.get("output_dtype", "float32") != "float32"

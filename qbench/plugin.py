@@ -17,6 +17,7 @@ import pytest
 from qbench import machine, progress, selection, settings
 from qbench.bundle import BundleWorkspace
 from qbench.errors import NotApplicable, QbenchError
+from qbench.runtime import quiet
 from qbench.workspace import Workspace, open_workspace
 
 AXES = {"qbench_model": "models", "qbench_mode": "modes", "qbench_device": "devices"}  # fixture -> axis
@@ -59,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ws = BundleWorkspace(chosen.bundle, chosen) if chosen.bundle else open_workspace(chosen)
         ws.eval_limit = chosen.eval_limit
         config.stash[WORKSPACE] = ws
+        quiet.show(config.get_verbosity() > 0)  # LiteRT's load log: -v (or QBENCH_LITERT_LOG=1) shows it
         config.stash[SELECTION] = _selection(config, ws)
         _check_sample_requirements(config, ws)
     except QbenchError as exc:
@@ -91,6 +93,7 @@ def _check_sample_requirements(config: pytest.Config, ws) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     progress.set_sink(None)
+    quiet.show(False)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -125,7 +128,8 @@ def qbench(pytestconfig: pytest.Config) -> Workspace:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     error = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(error, NotApplicable):  # a mode or device that cannot apply to this model: skipped, with why
+    # a mode or device that cannot apply to this model, a GPU / NPU LiteRT finds no trace of: skipped, with why
+    if isinstance(error, NotApplicable):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {error.problem}")
     elif isinstance(error, QbenchError):

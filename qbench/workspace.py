@@ -56,22 +56,21 @@ class RunStage:
 
     # run stage
     def runner(self, model_id: str, mode_id: str, device_id: str) -> runtime.Runner:
-        return runtime.Runner(self.tflite(model_id, mode_id).path, runtime.get(device_id))
+        return runtime.open_runner(self.tflite(model_id, mode_id).path, runtime.get(device_id),
+                                   label=f"{model_id} {mode_id}")
 
     def evaluation(self, model_id: str, mode_id: str, device_id: str) -> Evaluation:
         """One model x mode x device on the evaluation set, scored by its task (memoized for the session).
 
         Devices that end up running the same kernels with the same thread count compute the same thing:
         a model XNNPACK declines entirely (int16x8: 0 delegate partitions) runs the built-in kernels on
-        ``xnnpack`` exactly as on ``builtin``. Such devices share one evaluation; ``eval_device`` names the
-        device whose run produced it. Only float32's predictions are kept (every other mode's agreement and
-        fidelity are scored against them); other modes keep their numbers, not their outputs.
+        ``xnnpack`` exactly as on ``builtin`` (``Runner.computation`` says what ran). Such devices share one
+        evaluation; ``eval_device`` names the device whose run produced it. Only float32's predictions are kept
+        (every other mode's agreement and fidelity are scored against them); other modes keep their numbers.
         """
 
         def run() -> Evaluation:
             runner = self.runner(model_id, mode_id, device_id)
-            backend = runner.backend
-            kernels = (backend["kernels"], backend["delegate_partitions"], backend["threads"])
 
             def measure() -> Evaluation:
                 reference = None
@@ -82,7 +81,7 @@ class RunStage:
                 result = {**done.result, "eval_device": device_id}
                 return Evaluation(result, done.predictions if mode_id == REFERENCE_MODE else None)
 
-            return self._once(("evaluate-kernels", model_id, mode_id, kernels), measure)
+            return self._once(("evaluate-kernels", model_id, mode_id, runner.computation), measure)
 
         return self._once(("evaluate", model_id, mode_id, device_id), run)
 

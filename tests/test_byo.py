@@ -157,7 +157,7 @@ def test_fidelity_gate_fails_a_damaged_weight_tensor_and_passes_the_real_model(u
     damaged.write_bytes(byo.damage_weights(int8.read_bytes()))
     verdicts = {}
     for name, path in (("real", int8), ("damaged", damaged)):
-        result = evaluate(runtime.Runner(path, runtime.get("builtin")), data, task, 16, reference.predictions).result
+        result = evaluate(runtime.open_runner(path, runtime.get("builtin")), data, task, 16, reference.predictions).result
         verdicts[name] = (result, task.judge(result, reference.result, "8bit", {}, is_reference=False))
     assert not verdicts["real"][1].failures and verdicts["real"][0]["snr_db"] > 30
     result, verdict = verdicts["damaged"]

@@ -181,7 +181,7 @@ def tf():
 
 
 def _predict(path, x: np.ndarray) -> np.ndarray:
-    runner = runtime.Runner(path, runtime.get("builtin"))
+    runner = runtime.open_runner(path, runtime.get("builtin"))
     outputs = []
     for sample in x:
         runner.set_input(sample[None])
@@ -242,8 +242,6 @@ def _frozen_graph(tf, path, input_shape):
 @pytest.mark.parametrize("input_array, shape", [("image", "1x28x28"), ("Reshape", "1x784")])
 def test_frozen_graph_with_named_arrays_converts_and_runs(tf, ws, tmp_path, input_array, shape):
     """Fed at its placeholder, or cut at an intermediate node as the thesis fed DeepLab at sub_7."""
-    from ai_edge_litert.interpreter import Interpreter
-
     weights = _frozen_graph(tf, tmp_path / "frozen.pb", [None, 28, 28])
     option = f"fg={tmp_path}/frozen.pb,inputs={input_array},outputs=logits,shape={shape},dataset=mnist"
     spec = ws.add(parse_model_option(option))
@@ -252,21 +250,17 @@ def test_frozen_graph_with_named_arrays_converts_and_runs(tf, ws, tmp_path, inpu
     x = spec.eval_set(ws).x[:8]
     reference = x.reshape(8, 784) @ weights
     for mode_id in ("float32", "int8"):
-        model = convert(source, "frozen_graph", modes.get(mode_id), spec.calibration(ws)[:16], **spec.converter_args())
-        interpreter = Interpreter(model_content=model)
-        interpreter.allocate_tensors()
-        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-        assert "x".join(map(str, inp["shape"])) == shape and out["name"] == "logits"
+        path = tmp_path / f"fg-{mode_id}.tflite"
+        path.write_bytes(convert(source, "frozen_graph", modes.get(mode_id), spec.calibration(ws)[:16],
+                                 **spec.converter_args()))
+        runner = runtime.open_runner(path, runtime.get("builtin"))
+        assert "x".join(map(str, (1, *runner.input_shape))) == shape and runner.outputs[0].name == "logits"
+        assert (runner.inputs[0].dtype, runner.outputs[0].dtype) == ((np.uint8,) * 2 if mode_id == "int8" else (np.float32,) * 2)
         got = []
-        for sample in x:
-            if mode_id == "int8":  # uint8 I/O, as the thesis's int8 models
-                scale, zero = inp["quantization"]
-                sample = np.clip(np.round(sample / scale + zero), 0, 255).astype(np.uint8)
-            interpreter.set_tensor(inp["index"], sample[None])
-            interpreter.invoke()
-            raw = interpreter.get_tensor(out["index"])[0].astype(np.float32)
-            scale, zero = out["quantization"] if mode_id == "int8" else (1.0, 0)
-            got.append((raw - zero) * scale)
+        for sample in x:  # int8: uint8 I/O as the thesis's int8 models, (de)quantized by the runner
+            runner.set_input(sample[None])
+            runner.invoke()
+            got.append(runner.output()[0])
         tolerance = 1e-4 if mode_id == "float32" else 0.1
         np.testing.assert_allclose(np.array(got), reference, atol=tolerance * np.abs(reference).max())
 

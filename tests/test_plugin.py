@@ -81,6 +81,36 @@ def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, 
         assert (info["backend"]["delegate_partitions"] > 0) == (info["device"] == "xnnpack")
 
 
+def test_compiled_model_devices_run_the_latency_benchmark(pytester, suite, qbench, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # else pytest-benchmark disables itself in the child
+    qbench.tflite("mnist_cnn", "int8")
+    pytester.copy_example(str(BENCHMARKS / "test_latency.py"))
+    out = pytester.path / "out.json"
+    result = pytester.runpytest_subprocess(
+        *suite, "--qbench-models=mnist_cnn", "--qbench-modes=int8", "--qbench-devices", "cm-xnnpack,cm-reference",
+        "--benchmark-max-time=0.01", "--benchmark-min-rounds=3", f"--benchmark-json={out}",
+    )
+    result.assert_outcomes(passed=2)  # includes: the timed run_by_index loop computed what the untimed call did
+    assert "INFO" not in result.stdout.str() + result.stderr.str()  # LiteRT's load log stays off the terminal
+    infos = {b["extra_info"]["device"]: b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
+    assert infos["cm-xnnpack"]["backend"]["runtime"] == "compiled_model" and infos["cm-xnnpack"]["accuracy"] >= 0.975
+    assert infos["cm-xnnpack"]["eval_device"] == "cm-xnnpack" and infos["cm-reference"]["backend"]["kernels"] == "builtin"
+
+
+def test_gpu_device_skips_with_litert_reason_in_the_summary(pytester, suite, qbench):
+    from qbench.runtime.accelerators import unavailable_reason
+
+    qbench.tflite("mnist_cnn", "float32")
+    pytester.copy_example(str(BENCHMARKS / "test_quality.py"))
+    result = pytester.runpytest(*suite, "--qbench-models=mnist_cnn", "--qbench-modes=float32",
+                                "--qbench-devices=cm-gpu", "-k", "not scenes", "-rs")
+    if unavailable_reason("gpu") is None:  # a machine with a GPU LiteRT can use
+        result.assert_outcomes(passed=1)
+        return
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED *device 'cm-gpu': LiteRT finds no usable GPU here: *"])
+
+
 def test_a_ready_tflite_joins_the_matrix_in_its_own_mode_only(pytester, suite, qbench):
     path = qbench.tflite("mnist_cnn", "float32").path
     pytester.makepyfile(

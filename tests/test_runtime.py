@@ -14,20 +14,116 @@ from qbench.measure import evaluate
 from qbench.quantize import QuantParams, quantize
 from qbench.workspace import Workspace
 
+import tiny_tflite
+
 MODEL = "mnist_cnn"
 
 
+@pytest.mark.parametrize("device", ["builtin", "cm-builtin"])
 @pytest.mark.parametrize(
     "damage",
     [lambda b: b[: len(b) // 2], lambda b: np.random.default_rng(0).bytes(len(b)), lambda b: b""],
     ids=["truncated", "random", "empty"],
 )
-def test_broken_tflite_is_one_clear_error(qbench, tmp_path, damage):
+def test_broken_tflite_is_one_clear_error(qbench, tmp_path, damage, device):
+    """Also on the CompiledModel, whose loader alone can crash the process on a truncated file."""
     path = tmp_path / "broken.tflite"
     path.write_bytes(damage(qbench.tflite(MODEL, "int8").path.read_bytes()))
-    with pytest.raises(QbenchError, match="not a loadable TFLite model") as exc:
-        runtime.Runner(path, runtime.get("builtin"))
+    with pytest.raises(QbenchError, match=f"mnist_cnn int8 .* not a loadable TFLite model on device '{device}'") as exc:
+        runtime.open_runner(path, runtime.get(device), label="mnist_cnn int8")
     assert "rebuild" in exc.value.fix
+
+
+def test_model_that_does_not_compile_names_model_mode_device_and_litert_reason(tmp_path):
+    path = tmp_path / "custom.tflite"
+    path.write_bytes(tiny_tflite.unknown_custom_op())
+    with pytest.raises(QbenchError) as exc:
+        runtime.open_runner(path, runtime.get("cm-xnnpack"), label="tiny float32")
+    assert "tiny float32" in exc.value.problem and "'cm-xnnpack'" in exc.value.problem
+    assert "LiteRT: Encountered unresolved custom op: QbenchNoSuchOp" in exc.value.problem  # from the captured log
+    assert "IntelOpenvino" not in exc.value.problem  # another accelerator's chatter is no reason
+    assert "--qbench-devices" in exc.value.fix
+
+
+@pytest.mark.parametrize("device", ["builtin", "xnnpack", "cm-builtin", "cm-xnnpack"])
+def test_every_output_in_subgraph_order_with_its_quantization(tmp_path, device):
+    """Two uint8 outputs, listed by the subgraph in the opposite order of its signature."""
+    path = tmp_path / "two.tflite"
+    path.write_bytes(tiny_tflite.two_outputs())
+    runner = runtime.open_runner(path, runtime.get(device))
+    assert [o.name for o in runner.outputs] == ["product", "sum"]
+    assert [o.quant.scale for o in runner.outputs] == pytest.approx([0.02, 0.1])
+    assert [o.quant.zero_point for o in runner.outputs] == [3, 20]
+    x = np.array([[0.5, 1.0, 2.0, 2.2], [0.0, 0.25, 1.5, 0.75]], np.float32)  # x * x within the uint8 range
+    parts = runner.map_batches(x, lambda raws: [r.copy() for r in raws], batch_size=2)
+    product, total = (np.concatenate([p[i] for p in parts]) for i in range(2))
+    np.testing.assert_allclose(total * 0.1 - 2.0, 2 * x, atol=0.1)  # dequantized by hand: S * (q - Z)
+    np.testing.assert_allclose(product * 0.02 - 0.06, x * x, atol=0.03)
+    runner.set_input(x[:1])
+    runner.invoke()
+    np.testing.assert_allclose(runner.output(1), 2 * x[:1], atol=0.1)
+    assert [r.dtype for r in runner.raw_outputs()] == [np.uint8, np.uint8]
+
+
+def test_compiled_model_runs_one_sample_per_call(qbench):
+    runner = qbench.runner(MODEL, "float32", "cm-xnnpack")
+    x = qbench.eval_set(MODEL).x[:5]
+    with pytest.raises(QbenchError, match="one sample per call"):
+        runner.set_input(x[:2])
+    assert len(runner.map_batches(x, lambda raws: raws[0].argmax(-1), batch_size=256)) == 5
+
+
+@pytest.mark.parametrize("device", ["cm-gpu", "cm-npu"])
+def test_accelerator_devices_run_or_say_why_not(qbench, device):
+    """Where LiteRT finds the accelerator the model runs on it; elsewhere (here) LiteRT's reason, no failure."""
+    try:
+        runner = qbench.runner(MODEL, "float32", device)
+    except runtime.DeviceUnavailable as exc:
+        accelerator = device.removeprefix("cm-").upper()
+        assert exc.problem.startswith(f"device '{device}': LiteRT finds no usable {accelerator} here: ")
+        assert len(exc.problem.split(": ", 2)[2]) > 10  # LiteRT's own words follow
+    else:
+        runner.set_input(qbench.eval_set(MODEL).x[:1])
+        runner.invoke()
+        assert runner.backend["accelerator"] == runtime.get(device).accelerator
+
+
+def test_a_compiled_model_runtime_that_crashes_the_process_is_a_skip_with_litert_words(tmp_path, monkeypatch):
+    """ai-edge-litert 2.3.0's CompiledModel dies of SIGILL on a Cortex-A72 (no LSE atomics): the probe runs in a
+    child process, so the crash becomes the reason. Here a stand-in for Python crashes the same way."""
+    import sys
+
+    from qbench.runtime import accelerators
+
+    crasher = tmp_path / "python"
+    crasher.write_text("#!/bin/sh\necho 'FATAL ERROR: This binary was compiled with lse enabled, but this feature "
+                       "is not available on this processor (go/sigill-fail-fast).' >&2\nkill -ILL $$\n")
+    crasher.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(crasher))
+    accelerators.unavailable_reason.cache_clear()
+    try:
+        with pytest.raises(runtime.DeviceUnavailable) as exc:
+            accelerators.require("cpu", "cm-xnnpack")
+    finally:
+        accelerators.unavailable_reason.cache_clear()  # the real probe answers for the rest of the session
+    assert exc.value.problem == (
+        "device 'cm-xnnpack': LiteRT's CompiledModel cannot run here: a process loading LiteRT's CompiledModel died "
+        "of SIGILL: This binary was compiled with lse enabled, but this feature is not available on this processor "
+        "(go/sigill-fail-fast)")
+
+
+def test_litert_log_stays_off_the_terminal_unless_asked(qbench, capfd, monkeypatch):
+    from qbench import progress
+    from qbench.runtime import quiet
+
+    qbench.runner(MODEL, "int8", "cm-xnnpack")
+    assert "INFO" not in capfd.readouterr().err
+    shown = []
+    monkeypatch.setattr(quiet, "_show", True)
+    monkeypatch.setattr(progress, "_sink", shown.append)
+    qbench.runner(MODEL, "int8", "cm-xnnpack")
+    assert "INFO" not in capfd.readouterr().err
+    assert len(shown) == 1 and "LiteRT log, mnist_cnn-int8.tflite on cm-xnnpack" in shown[0] and "INFO" in shown[0]
 
 
 def test_input_shape_mismatch_names_both_shapes(qbench):
@@ -45,7 +141,7 @@ def test_unknown_device_lists_the_valid_ones():
 def test_uint8_io_model_is_fed_and_read_in_real_units(qbench):
     data = qbench.eval_set(MODEL)
     int8 = qbench.runner(MODEL, "int8", "builtin")
-    assert int8.input_q.dtype == "uint8" and int8.output_q.dtype == "uint8"
+    assert int8.inputs[0].quant.dtype == "uint8" and int8.outputs[0].quant.dtype == "uint8"
     ref = qbench.runner(MODEL, "float32", "builtin")
     for runner in (int8, ref):
         runner.set_input(data.x[:200])
@@ -53,7 +149,7 @@ def test_uint8_io_model_is_fed_and_read_in_real_units(qbench):
     agree = np.mean(int8.output().argmax(1) == ref.output().argmax(1))
     assert agree >= 0.98
     # dequantized logits sit within a couple of output steps of float32 (raw uint8 would be off by ~100)
-    assert np.median(np.abs(int8.output() - ref.output())) <= 2 * int8.output_q.scale
+    assert np.median(np.abs(int8.output() - ref.output())) <= 2 * int8.outputs[0].quant.scale
 
 
 def test_backend_reports_what_ran(qbench):
@@ -61,6 +157,10 @@ def test_backend_reports_what_ran(qbench):
     builtin = qbench.runner(MODEL, "float32", "builtin").backend
     assert builtin["delegate_partitions"] == 0 and builtin["kernels"] == "builtin"
     assert qbench.runner(MODEL, "float32", "xnnpack-mt").backend["threads"] == os.cpu_count()  # README: all cores
+    cm = qbench.runner(MODEL, "int16x8", "cm-xnnpack").backend  # XNNPACK takes no int16x8 op here either
+    assert cm["runtime"] == "compiled_model" and cm["kernel_mode"] == "XNNPACK" and cm["kernels"] == "builtin"
+    assert cm["fully_accelerated"] is False  # the dynamic-batch Flatten's SHAPE/PACK ops stay on the CPU kernels
+
 
 
 def test_the_reference_device_runs_tflites_reference_kernels(tmp_path):
@@ -72,7 +172,7 @@ def test_the_reference_device_runs_tflites_reference_kernels(tmp_path):
     x = np.array([0.25], np.float32)
     outputs = {}
     for device in ("reference", "builtin"):
-        runner = runtime.Runner(path, runtime.get(device))
+        runner = runtime.open_runner(path, runtime.get(device))
         runner.set_input(x)
         runner.invoke()
         outputs[device] = runner.raw_output().tolist()
@@ -94,7 +194,7 @@ def _threads_started_by(make_runner) -> int:
         gc.enable()
 
 
-@pytest.mark.parametrize("device", list(runtime.DEVICES))
+@pytest.mark.parametrize("device", [d for d, device in runtime.DEVICES.items() if device.runtime == "interpreter"])
 def test_devices_run_with_the_threads_they_report(qbench, device):
     """``threads`` in the results is what the interpreter really runs with, not just what it was asked for."""
     runner = qbench.runner(MODEL, "float32", device)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from qbench import runtime
 from qbench.cache import code_digest
 from qbench.errors import NotApplicable, QbenchError
 from qbench.modes import Mode
@@ -220,27 +221,15 @@ class AeqBackend(Backend):
         }
 
     def _samples(self, data: bytes, calibration: np.ndarray) -> list[dict[str, np.ndarray]]:
-        from ai_edge_litert.interpreter import Interpreter
-
-        runner = Interpreter(model_content=data).get_signature_runner(signature_of(data))
-        name, detail = next(iter(runner.get_input_details().items()))
-        dtype = np.dtype(detail["dtype"])
+        name, dtype = next(iter(runtime.signature_inputs(data, signature_of(data)).items()))
         return [{name: sample[None].astype(dtype)} for sample in calibration]
 
     def _check_loads(self, quantized: bytes, model_id: str, mode: Mode) -> None:
-        """LiteRT must be able to prepare what AEQ made (AEQ 0.10's int16 ADD scales, for one, it refuses)."""
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        try:
-            interpreter = Interpreter(model_content=quantized,
-                                      experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-            interpreter.allocate_tensors()
-        except (RuntimeError, ValueError) as exc:
-            if "custom op" in str(exc).lower():
-                return  # the float model has custom ops too: which devices run it is the runtime's question
-            reason = " ".join(str(exc).split())
+        """LiteRT must be able to prepare what AEQ made (with some calibrations it refuses AEQ 0.10's int16 ADD
+        scales: "add.cc input1_shift <= 0 was not true")."""
+        if reason := runtime.prepare_problem(quantized):
             raise NotApplicable(f"LiteRT cannot run the {mode.id} model ai-edge-quantizer made of {model_id}: "
-                                f"{reason}", "choose another mode for this model") from None
+                                f"{reason}", "choose another mode for this model")
 
 
 def signature_of(data: bytes) -> str:

@@ -1,0 +1,26 @@
+"""What a device id stands for: which LiteRT runtime loads the model, on which kernels, with how many threads.
+
+A device is data, not code: the runner for its ``runtime`` turns ``kernels`` / ``accelerator`` into that
+runtime's own settings (the Interpreter's op resolver, the CompiledModel's ``CpuKernelMode`` and
+``HardwareAccelerator``), so the registry in ``devices.py`` stays a plain table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    runtime: str  # "interpreter" | "compiled_model": which runner loads it (runtime/__init__.RUNNERS)
+    kernels: str  # "xnnpack" | "builtin" | "reference" | "gpu" | "npu": what is asked for
+    threads: int | None  # CPU threads; None: all cores
+    accelerator: str  # "cpu" | "gpu" | "npu"
+    description: str
+    twin: str | None = None  # the Interpreter device measured to compute the same outputs bit for bit (batch 1)
+
+    @property
+    def num_threads(self) -> int:
+        return self.threads or os.cpu_count() or 1

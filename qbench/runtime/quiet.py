@@ -1,0 +1,96 @@
+"""Keep LiteRT's native log off the terminal, but at hand when something fails.
+
+Loading a model prints ~30 INFO/WARNING lines per CompiledModel (the accelerator registry, a vendor compiler
+plugin that fails to load, "Created TensorFlow Lite XNNPACK delegate") from C++ straight to file descriptor
+2: ``sys.stderr``, ``logging`` and ``TF_CPP_MIN_LOG_LEVEL`` never see them. So the load is wrapped in
+``captured()``, which points fd 2 itself at a temp file and reads it back afterwards: the text goes into
+the ``QbenchError`` when the load fails (LiteRT's Python exceptions often say no more than
+"compiled_model.cc:1036"), and to the terminal only when asked for: ``QBENCH_LITERT_LOG=1`` or
+``pytest -v`` (the plugin calls ``show(True)``).
+
+fd 2 is process-wide, so anything another thread writes to stderr during a load lands in the capture too;
+qbench loads models from one thread (pytest-xdist workers are processes).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from qbench import progress
+
+ENV = "QBENCH_LITERT_LOG"
+
+
+def _asked_by_environment() -> bool:
+    return os.environ.get(ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+_show = _asked_by_environment()
+
+# LiteRT's problem lines: its own "ERROR:/WARNING: [file.cc:N] text", absl's "E0000 ...] text", a fail-fast
+# check's "FATAL ERROR: text", dawn's "Warning: text", and the "└ text" lines that carry the cause.
+_PROBLEM = re.compile(r"^(?:FATAL ERROR|ERROR|WARNING|Warning|E\d{4} [^\]]*\]|└)\s*:?\s*(?:\[[^\]]*\])?\s*(.*)$")
+_LOCATION = re.compile(r"\s*(?:with error: )?ERROR: \[[^\]]*\]\s*")  # a bare "ERROR: [file.cc:N]" says nothing
+_PATH = re.compile(r"/\S*/([^/\s:]+)")  # /long/site-packages/.../libX.so -> libX.so
+_NOISE = ("Logging before InitGoogle()",)
+
+
+def tidy(message: str) -> str:
+    """One LiteRT message without source locations and with library paths cut to their file names."""
+    return _PATH.sub(r"\1", _LOCATION.sub(" ", message)).strip(" .;")
+
+
+def show(flag: bool) -> None:
+    """Also print each captured log after its load (the environment variable turns it on regardless)."""
+    global _show
+    _show = flag or _asked_by_environment()
+
+
+def showing() -> bool:
+    return _show
+
+
+@dataclass
+class Capture:
+    """What LiteRT printed during a ``captured()`` block (filled in when the block ends)."""
+
+    text: str = ""
+
+    def problems(self, limit: int = 6, ignore: tuple[str, ...] = ()) -> list[str]:
+        """LiteRT's own error and warning messages, without INFO lines, locations or repeats, and without
+        those mentioning any word in ``ignore`` (lower case; e.g. another accelerator's registration)."""
+        seen: list[str] = []
+        for line in self.text.splitlines():
+            m = _PROBLEM.match(line.strip())
+            msg = m and tidy(m.group(1))
+            if msg and not msg.startswith(_NOISE) and msg not in seen and not any(w in msg.lower() for w in ignore):
+                seen.append(msg)
+        return seen[-limit:]
+
+
+@contextmanager
+def captured(label: str = "LiteRT") -> Iterator[Capture]:
+    """Redirect fd 2 to a temp file for the block; the Capture holds the text afterwards."""
+    cap = Capture()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as tmp:
+            os.dup2(tmp.fileno(), 2)
+            try:
+                yield cap
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                tmp.seek(0)
+                cap.text = tmp.read().decode("utf-8", errors="replace")
+    finally:
+        os.close(saved)
+    if _show and cap.text.strip():  # through qbench's progress sink: past pytest's output capturing
+        progress.log(f"LiteRT log, {label}:\n{cap.text.rstrip()}")
