@@ -25,7 +25,7 @@ import numpy as np
 
 import qbench
 from qbench import selection
-from qbench.cache import Artifact, sha256_file
+from qbench.cache import Artifact, Cache, sha256_file
 from qbench.errors import NotApplicable, QbenchError
 from qbench.data.base import EvalSet
 from qbench.versions import build_versions, run_versions
@@ -212,11 +212,15 @@ class BundleWorkspace(RunStage):
     def __init__(self, path: Path | str, settings=None):
         self.path = Path(path).expanduser()
         self.manifest = _read_manifest(self.path)
-        super().__init__(BundleStore(self.path), settings)
+        given = settings.get("cache") if settings is not None else None  # --qbench-cache: keep evaluations there
+        super().__init__(BundleStore(self.path), settings, eval_cache=Cache(given) if given else None)
         self._verified: set[str] = set()
         damaged = [p for name, facts in self.manifest["files"].items() if (p := _size_problem(self.path / name, facts))]
         if damaged:
             raise QbenchError(f"bundle {self.path} is incomplete: {'; '.join(damaged)}", REBUILD)
+
+    def _recipe_args(self) -> tuple:
+        return (self.path, self.settings)
 
     @property
     def contents(self) -> dict[str, list[str]]:

@@ -131,8 +131,9 @@ class Cache:
         return self.root / kind / key[:24]
 
     def lookup(self, kind: str, parts: dict[str, Any]) -> Artifact | None:
+        """The valid entry for ``parts`` or None, building nothing (a stored NotApplicable verdict is raised)."""
         artifact, _ = verify(self.entry_dir(kind, make_key(parts)))
-        return artifact
+        return artifact and _applicable(artifact)
 
     def get_or_build(
         self,
@@ -141,25 +142,29 @@ class Cache:
         filename: str,
         build: Callable[[Path], dict[str, Any] | None],
         label: str | None = None,
+        stale: Callable[[Artifact], bool] | None = None,
     ) -> Artifact:
         """The cached entry for ``parts``; built by ``build(path)`` when missing or corrupt.
 
         ``build`` writes the file at ``path`` and may return extra facts for the manifest
         (training accuracy, conversion time, ...). A build that finds the combination cannot exist raises
         ``NotApplicable``: that verdict is stored like an artifact (a warm run does not retry a minute of
-        calibration to learn it again) and raised again on every lookup.
+        calibration to learn it again) and raised again on every lookup. ``stale(artifact)`` true rebuilds a
+        valid entry too (``--qbench-reevaluate``); it is asked again under the lock, where another process may
+        just have rebuilt it.
         """
         key = make_key(parts)
         final = self.entry_dir(kind, key)
         artifact, _ = verify(final)
-        if artifact:
+        if artifact and not (stale and stale(artifact)):
             return _applicable(artifact)
         with FileLock(str(self.root / "locks" / f"{kind}-{key[:24]}.lock")):
             artifact, reason = verify(final)  # another worker may have built it while we waited
-            if artifact:
+            if artifact and not (stale and stale(artifact)):
                 return _applicable(artifact)
             if final.exists():
-                progress.log(f"cache entry {final} is invalid ({reason}); rebuilding")
+                if artifact is None:
+                    progress.log(f"cache entry {final} is invalid ({reason}); rebuilding")
                 shutil.rmtree(final)
             tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"{kind}-"))
             try:

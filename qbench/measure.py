@@ -59,6 +59,7 @@ def predict(runner: Runner, data: EvalSet, task: Task, batch_size: int) -> tuple
 class Evaluation:
     result: dict[str, Any]  # what goes into extra_info
     predictions: Any  # the task's predictions (the reference for other modes' agreement and fidelity)
+    key: str | None = None  # its cache key, when it is a cached artifact (a quantized mode's key names float32's)
 
 
 def evaluate(runner: Runner, data: EvalSet, task: Task, batch_size: int, reference: Any = None) -> Evaluation:

@@ -90,6 +90,9 @@ class Settings(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
 
+    def __reduce__(self):  # a mapping proxy does not pickle; qbench.warmup's workers get a copy
+        return (Settings, (dict(self._values),))
+
     def __getattr__(self, key: str) -> Any:
         try:
             return self._values[key]

@@ -104,16 +104,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Load and check the data of every model the collected cases use: a dataset that cannot be read is one usage
-    error before any case runs, not a failure per case."""
+    """Load and check the data of every model the collected cases use (a dataset that cannot be read is one usage
+    error before any case runs, not a failure per case), then build and evaluate what they need (qbench.warmup)."""
     ws = config.stash[WORKSPACE]
-    if config.option.collectonly or isinstance(ws, BundleWorkspace):
+    if config.option.collectonly:
         return
-    used = dict.fromkeys(m for item in items if (m := getattr(item, "callspec", None) and
-                                                  item.callspec.params.get("qbench_model")))
+    cases = []
+    for item in items:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        if "qbench_model" in params and "qbench_mode" in params:
+            cases.append((params["qbench_model"], params["qbench_mode"], params.get("qbench_device")))
     try:
-        for model_id in used:
-            ws.prepare(model_id)
+        if not isinstance(ws, BundleWorkspace):
+            for model_id in dict.fromkeys(c[0] for c in cases):
+                ws.prepare(model_id)
+        if cases and not hasattr(config, "workerinput"):  # build and evaluate on all cores, before any timing
+            from qbench import warmup
+
+            warmup.run(ws, list(dict.fromkeys(cases)))
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -181,7 +189,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
                                     chosen["qbench_device"][0], out)
         terminalreporter.write_line(f"qbench: wrote {len(written)} sample image(s) to {out}")
     built = len(ws.cache.built)
-    tf = "imported" if "tensorflow" in sys.modules else "not imported"
+    tf = "imported" if "tensorflow" in sys.modules or ws.helpers_imported_tensorflow else "not imported"
     terminalreporter.write_line(
         f"qbench: {built} artifact(s) built this session, TensorFlow {tf}; cache {ws.cache.root}"
     )

@@ -8,10 +8,11 @@ key is computed from specs, settings and versions, never from a trained model's 
 from __future__ import annotations
 
 import platform
+import time
 from typing import Any
 
-from qbench import modes, quantizers, runtime, tasks
-from qbench.cache import Artifact, Cache
+from qbench import evaluations, modes, quantizers, runtime, tasks
+from qbench.cache import Artifact, Cache, make_key
 from qbench.data import mnist as mnist_data
 from qbench.data import registry as datasets
 from qbench.data.base import Data, EvalSet
@@ -33,10 +34,15 @@ class RunStage:
     #: Evaluate only the first N samples (None: all). For slow targets such as an emulated CPU; results
     #: record ``eval_samples``, and only runs with the same N are comparable.
     eval_limit: int | None = None
+    #: Whether a qbench.warmup worker of this session imported TensorFlow (to build what the cache lacked).
+    helpers_imported_tensorflow: bool = False
 
-    def __init__(self, cache, settings: Settings | None = None):
+    def __init__(self, cache, settings: Settings | None = None, eval_cache: Cache | None = None):
         self.cache = cache
         self.settings = settings if settings is not None else Settings()
+        self.eval_cache = eval_cache  # where evaluation results are kept (None: evaluate every session)
+        self.reevaluate = bool(self.settings.get("reevaluate"))
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # what "this session" means
         self._memo: dict[tuple, Any] = {}
 
     def _once(self, key: tuple, make):
@@ -60,7 +66,8 @@ class RunStage:
                                    label=f"{model_id} {mode_id}")
 
     def evaluation(self, model_id: str, mode_id: str, device_id: str) -> Evaluation:
-        """One model x mode x device on the evaluation set, scored by its task (memoized for the session).
+        """One model x mode x device on the evaluation set, scored by its task: from the evaluation cache
+        (``qbench.evaluations``) when it holds it, else computed and stored; memoized for the session.
 
         Devices that end up running the same kernels with the same thread count compute the same thing:
         a model XNNPACK declines entirely (int16x8: 0 delegate partitions) runs the built-in kernels on
@@ -70,20 +77,74 @@ class RunStage:
         """
 
         def run() -> Evaluation:
-            runner = self.runner(model_id, mode_id, device_id)
+            parts = self.evaluation_key(model_id, mode_id, device_id)
 
             def measure() -> Evaluation:
-                reference = None
-                if mode_id != REFERENCE_MODE:
-                    reference = self.evaluation(model_id, REFERENCE_MODE, device_id).predictions
-                done = evaluate(runner, self.evaluation_set(model_id), self.task(model_id),
-                                self.model(model_id).eval_batch, reference)
-                result = {**done.result, "eval_device": device_id}
-                return Evaluation(result, done.predictions if mode_id == REFERENCE_MODE else None)
+                reference = None if mode_id == REFERENCE_MODE else self.evaluation(model_id, REFERENCE_MODE, device_id)
 
-            return self._once(("evaluate-kernels", model_id, mode_id, runner.computation), measure)
+                def compute() -> Evaluation:
+                    with self.runner(model_id, mode_id, device_id) as runner:
+                        done = evaluate(runner, self.evaluation_set(model_id), self.task(model_id),
+                                        self.model(model_id).eval_batch,
+                                        None if reference is None else reference.predictions)
+                    return Evaluation({**done.result, "eval_device": device_id},
+                                      done.predictions if mode_id == REFERENCE_MODE else None)
+
+                if self.eval_cache is None:  # a bundle without --qbench-cache: evaluate every session
+                    done = compute()
+                    return Evaluation({**done.result, "eval_cached": False}, done.predictions, make_key(parts))
+                artifact = self.eval_cache.get_or_build(
+                    "eval", parts, evaluations.FILENAME, lambda path: evaluations.write(path, compute()),
+                    label=f"evaluation of {model_id} {mode_id} on {device_id}",
+                    stale=self._stale if self.reevaluate else None)
+                done = evaluations.read(artifact, fresh=not self._stale(artifact))
+                return Evaluation(done.result, done.predictions, make_key(parts))
+
+            return self._once(("evaluate-kernels", model_id, mode_id, tuple(parts["computation"])), measure)
 
         return self._once(("evaluate", model_id, mode_id, device_id), run)
+
+    def evaluation_key(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
+        """What determines this evaluation's results (``qbench.evaluations.key``); loads a runner once to learn
+        what computes on the device."""
+
+        def make() -> dict[str, Any]:
+            with self.runner(model_id, mode_id, device_id) as runner:
+                computation = runner.computation
+            reference = None
+            if mode_id != REFERENCE_MODE:
+                reference = make_key(self.evaluation_key(model_id, REFERENCE_MODE, device_id))
+            return evaluations.key(self.tflite(model_id, mode_id), computation, self.data_digest(model_id),
+                                   self.eval_limit, self.task(model_id), reference)
+
+        return self._once(("evaluation-key", model_id, mode_id, device_id), make)
+
+    def evaluation_cached(self, model_id: str, mode_id: str, device_id: str) -> bool:
+        """Whether the evaluation cache holds this evaluation (and --qbench-reevaluate does not want it again)."""
+        if self.eval_cache is None:
+            return False
+        artifact = self.eval_cache.lookup("eval", self.evaluation_key(model_id, mode_id, device_id))
+        return artifact is not None and not (self.reevaluate and self._stale(artifact))
+
+    def _stale(self, artifact: Artifact) -> bool:
+        """Made before this session started (what --qbench-reevaluate recomputes; what eval_cached reports)."""
+        return artifact.manifest.get("created", "") < self.started
+
+    def data_digest(self, model_id: str) -> str:
+        data = self.evaluation_set(model_id)
+        return self._once(("data-digest", model_id, self.eval_limit), lambda: evaluations.data_digest(data.x, data.y))
+
+    # for qbench.warmup: what a worker process needs to make this workspace again, and what is already built
+    builds_artifacts = False
+
+    def recipe(self) -> tuple:
+        return (rebuilt, (type(self).__name__, self._recipe_args(), self.eval_limit, self.started))
+
+    def _recipe_args(self) -> tuple:
+        raise NotImplementedError
+
+    def tflite_cached(self, model_id: str, mode_id: str) -> bool:
+        return True
 
     def evaluate(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
         """The quality numbers of one model x mode x device (see ``evaluation``)."""
@@ -144,7 +205,7 @@ class Workspace(RunStage):
     def __init__(self, cache: Cache, settings: Settings | None = None):
         from qbench import settings as declared
 
-        super().__init__(cache, settings if settings is not None else declared.defaults())
+        super().__init__(cache, settings if settings is not None else declared.defaults(), eval_cache=cache)
 
     # data
     def mnist(self) -> mnist_data.Mnist:
@@ -160,6 +221,20 @@ class Workspace(RunStage):
 
     def eval_set(self, model_id: str) -> EvalSet:
         return self._once(("eval", model_id), lambda: self.model(model_id).eval_set(self))
+
+    builds_artifacts = True
+
+    def _recipe_args(self) -> tuple:
+        return (self.settings,)
+
+    def tflite_cached(self, model_id: str, mode_id: str) -> bool:
+        """Whether the cache holds the artifact (building nothing; NotApplicable if the mode cannot apply)."""
+        mode = modes.get(mode_id)
+        if mode.backend == "aeq" and not self.tflite_cached(model_id, REFERENCE_MODE):
+            return False  # its key and its applicability are read from the float32 file
+        backend = quantizers.get(mode.backend)
+        backend.check(self, model_id, mode)
+        return self.cache.lookup("tflite", backend.key(self, model_id, mode)) is not None
 
     def calibration_set(self, model_id: str):
         return self._once(("calibration", model_id), lambda: self.model(model_id).calibration(self))
@@ -190,6 +265,15 @@ class Workspace(RunStage):
             )
 
         return self._once(("tflite", model_id, mode_id), make)
+
+
+def rebuilt(kind: str, args: tuple, eval_limit: int | None, started: str) -> RunStage:
+    """The workspace a session made, made again in another process (qbench.warmup's workers)."""
+    from qbench.bundle import BundleWorkspace
+
+    ws = open_workspace(*args) if kind == "Workspace" else BundleWorkspace(*args)
+    ws.eval_limit, ws.started = eval_limit, started
+    return ws
 
 
 def open_workspace(settings: Settings | None = None, **given: Any) -> Workspace:
