@@ -68,6 +68,7 @@ class Mode:
     family: str
     storage: Storage = field(default_factory=Storage)
     contract: Contract = field(default_factory=Contract)
+    default: bool = False  # in the default selection (the thesis's four modes; --qbench-modes all for every one)
 
     # what qbench.size reads (kept as properties so the size rules stay in one place)
     @property
@@ -85,14 +86,15 @@ MODES: dict[str, Mode] = {
     for m in (
         # TFLiteConverter (the thesis's modes)
         Mode("float32", "no quantization (baseline)", "converter", "float32", False, "float",
-             Storage(), Contract()),
+             Storage(), Contract(), default=True),
         Mode("dynamic", "dynamic range: int8 weights, float activations", "converter", "dynamic", False, "8bit",
              Storage(8, min_weight_elements=1024), Contract("int8", min_weight_elements=1024,
-                                                           granularity="per-channel")),
+                                                           granularity="per-channel"), default=True),
         Mode("float16", "float16 weights", "converter", "float16", False, "float",
-             Storage(16, bias_bytes=2, per_channel=False), Contract("float16")),
+             Storage(16, bias_bytes=2, per_channel=False), Contract("float16"), default=True),
         Mode("int8", "full integer int8, uint8 input/output (thesis)", "converter", "int8", True, "8bit",
-             INT8_CONV, Contract("int8", granularity="per-channel", activations="int8", io=("uint8", "uint8"))),
+             INT8_CONV, Contract("int8", granularity="per-channel", activations="int8", io=("uint8", "uint8")),
+             default=True),
         Mode("int8-float-io", "full integer int8, float input/output", "converter", "int8-float-io", True, "8bit",
              INT8_CONV, Contract("int8", granularity="per-channel", activations="int8")),
         Mode("int16x8", "int16 activations, int8 weights", "converter", "int16x8", True, "16bit",

@@ -1,7 +1,11 @@
 """The three axes (models, modes, devices) by stable string id, as the CLI and the plugin select them.
 
-Each axis has a default selection (what runs when nothing is asked for) and ``all``; an entry can stay out of the
-default (``default = False``: e.g. pretrained models whose first use downloads wheels).
+Each axis has a default selection, sized for a quick answer to the thesis's question, and ``all``:
+- models: the two built-in ones (and any --qbench-model); pretrained models, whose first use downloads wheels,
+  only when asked for;
+- modes: the thesis's four (float32, dynamic, float16, int8 with uint8 I/O);
+- devices: what a user deploys to: LiteRT's default (XNNPACK) on one core and on all cores.
+``--qbench-modes all --qbench-devices all --qbench-models all`` runs the whole matrix.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from qbench.models import registry
 
 ALL = "all"
 AXES = {  # axis -> {id: in the default selection}
-    "models": lambda: {m.id: getattr(m, "default", True) for m in registry.models().values()},
-    "modes": lambda: {m: getattr(mode, "default", True) for m, mode in modes.MODES.items()},
-    "devices": lambda: {d: getattr(device, "default", True) for d, device in runtime.DEVICES.items()},
+    "models": lambda: {m.id: m.default for m in registry.models().values()},
+    "modes": lambda: {m: mode.default for m, mode in modes.MODES.items()},
+    "devices": lambda: {d: device.default for d, device in runtime.DEVICES.items()},
 }
 
 

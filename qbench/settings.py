@@ -13,9 +13,12 @@ from qbench.options import BUILD, RUN, Option, Settings, positive_int
 
 #: Options of the suite as a whole; models and datasets declare theirs in their own modules.
 GENERAL: tuple[Option, ...] = (
-    Option("models", "comma-separated model ids to run (default: all; see `qbench list`)", "IDS"),
-    Option("modes", "comma-separated quantization mode ids (default: all)", "IDS"),
-    Option("devices", "comma-separated device ids (default: all)", "IDS", stages=frozenset({RUN})),
+    Option("models", "comma-separated model ids, or all (default: the built-in models and yours; see `qbench list`)",
+           "IDS"),
+    Option("modes", "comma-separated quantization mode ids, or all (default: the thesis's float32, dynamic, float16, "
+           "int8)", "IDS"),
+    Option("devices", "comma-separated device ids, or all (default: xnnpack, xnnpack-mt)", "IDS",
+           stages=frozenset({RUN})),
     Option("cache", "artifact cache (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)", "DIR"),
     Option("model", "add your own model (Keras, SavedModel, frozen graph or .tflite) with its data; repeatable; "
            "e.g. mine=model.keras,dataset=images:photos/ (README: Bring your own model)",

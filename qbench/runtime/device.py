@@ -20,6 +20,7 @@ class Device:
     accelerator: str  # "cpu" | "gpu" | "npu"
     description: str
     twin: str | None = None  # the Interpreter device measured to compute the same outputs bit for bit (batch 1)
+    default: bool = False  # in the default selection: what a user deploys to (LiteRT's default, 1 core and all)
 
     @property
     def num_threads(self) -> int:

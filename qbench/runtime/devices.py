@@ -20,8 +20,9 @@ DEVICES: dict[str, Device] = {
     d.id: d
     for d in (
         Device("xnnpack", "interpreter", "xnnpack", 1, "cpu",
-               "Interpreter: built-in ops + XNNPACK delegate (LiteRT default), 1 thread"),
-        Device("xnnpack-mt", "interpreter", "xnnpack", None, "cpu", "Interpreter: built-in ops + XNNPACK delegate, all cores"),
+               "Interpreter: built-in ops + XNNPACK delegate (LiteRT default), 1 thread", default=True),
+        Device("xnnpack-mt", "interpreter", "xnnpack", None, "cpu",
+               "Interpreter: built-in ops + XNNPACK delegate, all cores", default=True),
         Device("builtin", "interpreter", "builtin", 1, "cpu", "Interpreter: optimized built-in kernels, 1 thread"),
         Device("reference", "interpreter", "reference", 1, "cpu",
                "Interpreter: reference kernels (correctness baseline), 1 thread"),
