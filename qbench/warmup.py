@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,8 +91,23 @@ def run(ws, cases: list[tuple[str, str, str | None]], workers: int | None = None
     done: set[Job] = set()
     running: dict[Future, tuple[Job, float]] = {}
     waiting = list(todo.jobs)
+    try:
+        _in_pool(ws, todo, workers, done, failed, waiting, running)
+    except BrokenProcessPool as exc:  # a worker died (killed, out of memory): finish here, one job at a time
+        progress.log(f"a worker process died ({exc}); finishing the remaining jobs in this process")
+        for job in todo.jobs:  # in dependency order
+            if job in done or job in failed:
+                continue
+            if outcome := _do(ws, job):
+                failed[job] = outcome
+            else:
+                done.add(job)
+    return failed
+
+
+def _in_pool(ws, todo: Plan, workers: int, done: set, failed: dict, waiting: list, running: dict) -> None:
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(ws.recipe(),)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(ws.recipe(), workers)) as pool:
         while waiting or running:
             for job in list(waiting):
                 blockers = [d for d in todo.deps[job] if d not in done]
@@ -116,7 +132,6 @@ def run(ws, cases: list[tuple[str, str, str | None]], workers: int | None = None
                     done.add(job)
                 progress.log(f"{_name(job)}: {outcome or 'done'} ({time.perf_counter() - start:.1f} s, "
                              f"{len(done) + len(failed)}/{len(todo.jobs)})")
-    return failed
 
 
 def _name(job: Job) -> str:
@@ -127,29 +142,35 @@ def _name(job: Job) -> str:
 _WORKSPACE: Any = None
 
 
-def _start(recipe: tuple) -> None:
+def _start(recipe: tuple, workers: int) -> None:
     """Pool initializer: this process's own Workspace, made the way the session made its own."""
     global _WORKSPACE
     progress.set_sink(None)  # stderr: the parent reports each job's outcome
     factory, args = recipe
     _WORKSPACE = factory(*args)
+    _WORKSPACE.concurrent_evaluations = workers
 
 
 def _work(job: Job) -> tuple[str | None, list[str], bool]:
-    """Do one job in a worker: (None on success, else the reason -- the session raises it again in its case;
-    the cache entries it built; whether this process has imported TensorFlow)."""
-    kind, model, *rest = job
+    """Do one job in a worker: (its outcome; the cache entries it built; whether this process has imported
+    TensorFlow)."""
     before = len(_WORKSPACE.cache.built)
-    outcome = None
+    outcome = _do(_WORKSPACE, job)
+    return outcome, list(_WORKSPACE.cache.built[before:]), "tensorflow" in sys.modules
+
+
+def _do(ws, job: Job) -> str | None:
+    """One job: None on success, else the reason (the session raises it again in its case)."""
+    kind, model, *rest = job
     try:
         if kind == "source":
-            _WORKSPACE.source(model)
+            ws.source(model)
         elif kind == "tflite":
-            _WORKSPACE.tflite(model, rest[0])
+            ws.tflite(model, rest[0])
         else:
-            _WORKSPACE.evaluation(model, rest[0], rest[1])
+            ws.evaluation(model, rest[0], rest[1])
     except NotApplicable as exc:
-        outcome = f"not applicable: {exc.problem}"
+        return f"not applicable: {exc.problem}"
     except QbenchError as exc:
-        outcome = f"failed: {exc.problem}"
-    return outcome, list(_WORKSPACE.cache.built[before:]), "tensorflow" in sys.modules
+        return f"failed: {exc.problem}"
+    return None

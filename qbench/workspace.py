@@ -36,6 +36,8 @@ class RunStage:
     eval_limit: int | None = None
     #: Whether a qbench.warmup worker of this session imported TensorFlow (to build what the cache lacked).
     helpers_imported_tensorflow: bool = False
+    #: Evaluations running at once while this process evaluates (qbench.warmup's pool): eval_fps shares the CPU.
+    concurrent_evaluations: int = 1
 
     def __init__(self, cache, settings: Settings | None = None, eval_cache: Cache | None = None):
         self.cache = cache
@@ -87,7 +89,8 @@ class RunStage:
                         done = evaluate(runner, self.evaluation_set(model_id), self.task(model_id),
                                         self.model(model_id).eval_batch,
                                         None if reference is None else reference.predictions)
-                    return Evaluation({**done.result, "eval_device": device_id},
+                    return Evaluation({**done.result, "eval_device": device_id,
+                                       "eval_concurrency": self.concurrent_evaluations},
                                       done.predictions if mode_id == REFERENCE_MODE else None)
 
                 if self.eval_cache is None:  # a bundle without --qbench-cache: evaluate every session

@@ -14,6 +14,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import tflite_ops
 from qbench import runtime
+from qbench.runtime.interpreter import RESOLVERS
 from qbench.quantize import QuantParams, choose_per_channel_weight_qparams, choose_qparams, quantize
 from qbench.tflite_file import WEIGHTED_OPS
 
@@ -26,7 +27,7 @@ CHANNEL_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}  # [
 def load(path, preserve=False, device="builtin"):
     interpreter = Interpreter(
         model_path=str(path),
-        experimental_op_resolver_type=OpResolverType[runtime.get(device).resolver],
+        experimental_op_resolver_type=OpResolverType[RESOLVERS[runtime.get(device).kernels]],
         experimental_preserve_all_tensors=preserve,
     )
     interpreter.allocate_tensors()

@@ -300,7 +300,7 @@ def calibration_range(draw):
 
 @pytest.fixture(scope="module")
 def tf():
-    from qbench.convert import tensorflow
+    from qbench.tf import tensorflow
 
     return tensorflow()
 

@@ -24,6 +24,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import qbench.quantize as qz
 from qbench import runtime
+from qbench.runtime.interpreter import RESOLVERS
 from qbench.quantize import QuantParams, multiply_by_quantized_multiplier, quantize_multiplier, round_half_away
 
 TYPES = {"float32": schema.TensorType.FLOAT32, "uint8": schema.TensorType.UINT8,
@@ -61,7 +62,7 @@ def quantize_model(size: int, out: QuantParams, inp: QuantParams | None = None) 
 def run(model: bytes, x: np.ndarray, device: str) -> np.ndarray:
     """Invoke ``model`` on ``x`` with the op resolver of one of qbench's devices (1 thread)."""
     interpreter = Interpreter(model_content=model, num_threads=1,
-                              experimental_op_resolver_type=OpResolverType[runtime.get(device).resolver])
+                              experimental_op_resolver_type=OpResolverType[RESOLVERS[runtime.get(device).kernels]])
     interpreter.allocate_tensors()
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
     interpreter.invoke()

