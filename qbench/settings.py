@@ -28,7 +28,20 @@ GENERAL: tuple[Option, ...] = (
            stages=frozenset({RUN})),
     Option("store", "at the end, store the session's results in a results store: an SQLite path or sqlite:///FILE, "
            "or postgresql://USER@HOST/DB (see README: Results store)", "URL", stages=frozenset({RUN})),
+    Option("explain", "results of quantized modes carry their worst layers against float32 (extra_info.explain; "
+           "computed once per model x mode and cached, ~1 s per mode here for MNIST... see README: Explain)",
+           flag=True, stages=frozenset({RUN})),
+    Option("budget-target", "the quality the +budget modes search for, in the task's terms (classification: largest "
+           "accuracy drop, e.g. 0.002; segmentation: mIoU as a fraction of float32, e.g. 0.99; fidelity: SNR in dB); "
+           "default: the task's budget for the mode's family", "VALUE", parse=lambda text: _number(text, "budget")),
 )
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise QbenchError(f"--{what}-target {text!r} is not a number", "give e.g. 0.99 (segmentation) or 0.002") from None
 
 
 def declared() -> tuple[Option, ...]:

@@ -116,7 +116,14 @@ class RunStage:
             "versions": {**run_versions(), "build": artifact.manifest.get("build_versions", {})},
             "arch": platform.machine(),
             "emulated": emulated(),
+            **({"kept_layers": artifact.manifest["kept_layers"]} if "kept_layers" in artifact.manifest else {}),
+            **self.explain_info(model_id, mode_id),
         }
+
+    def explain_info(self, model_id: str, mode_id: str) -> dict[str, Any]:
+        """The worst layers of a quantized mode (``extra_info["explain"]``) under ``--qbench-explain``; the build
+        machine's Workspace computes them (``qbench.explain``), a bundle carries none."""
+        return {}
 
     # what a model's files contain (no TensorFlow, no interpreter)
     def tflite_model(self, model_id: str, mode_id: str) -> TfliteModel:
@@ -125,7 +132,8 @@ class RunStage:
     def size_reference(self, model_id: str, mode_id: str) -> TfliteModel:
         """The float model a mode starts from (its backend says which), for size prediction."""
         mode = modes.get(mode_id)
-        data = quantizers.get(mode.backend).size_reference(self, model_id)
+        origin = modes.get(mode.base) if mode.base else mode  # a +budget mode starts where its lossy mode does
+        data = quantizers.get(origin.backend).size_reference(self, model_id)
         return TfliteModel(data, f"{model_id} float model for {mode_id}")
 
     def float_model(self, model_id: str) -> TfliteModel:
@@ -191,6 +199,13 @@ class Workspace(RunStage):
             )
 
         return self._once(("tflite", model_id, mode_id), make)
+
+    def explain_info(self, model_id: str, mode_id: str) -> dict[str, Any]:
+        if not self.settings.get("explain") or mode_id == REFERENCE_MODE:
+            return {}
+        from qbench.explain.cached import explanation
+
+        return {"explain": explanation(self, model_id, mode_id).result_info()}
 
 
 def open_workspace(settings: Settings | None = None, **given: Any) -> Workspace:
