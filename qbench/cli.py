@@ -28,7 +28,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"  {task.id:<16} {task.description}")
     print("modes:")
     for mode in modes.MODES.values():
-        print(f"  {mode.id:<18} {mode.backend:<10} {mode.family:<6} {mode.description}")
+        print(f"  {mode.id:<24} {mode.backend:<10} {mode.family:<6} {mode.description}")
     print("devices:")
     for device in runtime.DEVICES.values():
         print(f"  {device.id:<16} {device.description}")

@@ -129,12 +129,16 @@ class RunStage:
     def tflite_model(self, model_id: str, mode_id: str) -> TfliteModel:
         return TfliteModel.read(self.tflite(model_id, mode_id).path)
 
-    def size_reference(self, model_id: str, mode_id: str) -> TfliteModel:
-        """The float model a mode starts from (its backend says which), for size prediction."""
+    def float_reference(self, model_id: str, mode_id: str) -> bytes:
+        """The float model a mode starts from (its backend says which; a +budget mode's is its lossy mode's): what
+        its size is predicted from and its layers are explained against."""
         mode = modes.get(mode_id)
-        origin = modes.get(mode.base) if mode.base else mode  # a +budget mode starts where its lossy mode does
-        data = quantizers.get(origin.backend).size_reference(self, model_id)
-        return TfliteModel(data, f"{model_id} float model for {mode_id}")
+        origin = modes.get(mode.base) if mode.base else mode
+        return quantizers.get(origin.backend).size_reference(self, model_id)
+
+    def size_reference(self, model_id: str, mode_id: str) -> TfliteModel:
+        """The float model a mode starts from, for size prediction."""
+        return TfliteModel(self.float_reference(model_id, mode_id), f"{model_id} float model for {mode_id}")
 
     def float_model(self, model_id: str) -> TfliteModel:
         return self._once(("float-model", model_id), lambda: self.tflite_model(model_id, REFERENCE_MODE))

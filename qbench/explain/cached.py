@@ -7,6 +7,7 @@ the worst layers (``--qbench-explain``) without redoing the comparison.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,12 @@ SAMPLES = 8  # the first N evaluation samples (deterministic: the evaluation set
 REFERENCE_MODE = "float32"
 
 
+def float_model(ws: Workspace, model_id: str, mode_id: str) -> bytes:
+    """The float model ``mode_id`` starts from, whose tensors it is compared with (its backend says which: the
+    float32 .tflite, normalized for ai-edge-quantizer)."""
+    return ws.float_reference(model_id, mode_id)
+
+
 def samples_of(ws: Workspace, model_id: str, samples: int = SAMPLES):
     """The inputs explanations compare on: the first ``samples`` of the model's full evaluation set."""
     return ws.eval_set(model_id).x[:samples]
@@ -41,15 +48,16 @@ def explanation(ws: Workspace, model_id: str, mode_id: str, device: str = DEFAUL
     resolver_for(device)  # refuse a delegate before building anything
 
     def make() -> Explanation:
-        artifact, reference = ws.tflite(model_id, mode_id), ws.tflite(model_id, REFERENCE_MODE)
+        artifact, reference = ws.tflite(model_id, mode_id), float_model(ws, model_id, mode_id)
         inputs = samples_of(ws, model_id, samples)
-        parts = {"float32": reference.sha256, "quantized": artifact.sha256, "device": device,
+        reference_sha256 = hashlib.sha256(reference).hexdigest()
+        parts = {"float32": reference_sha256, "quantized": artifact.sha256, "device": device,
                  "inputs": digest_arrays("explain", inputs), "code": code(),
                  "litert": installed("ai-edge-litert")}
 
         def build(path) -> dict:
-            table = compare(reference.path, artifact.path, inputs, device, model=model_id, mode=mode_id,
-                            float_sha256=reference.sha256, quantized_sha256=artifact.sha256)
+            table = compare(reference, artifact.path, inputs, device, model=model_id, mode=mode_id,
+                            float_sha256=reference_sha256, quantized_sha256=artifact.sha256)
             write_json_atomic(path, table.to_dict())
             return {"model": model_id, "mode": mode_id, "device": device, "samples": len(inputs)}
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from qbench import runtime
 from qbench.errors import QbenchError
-from qbench.explain.layers import Explanation, Layer, common_prefix, short_label, snr_from_energy
+from qbench.explain.layers import Explanation, Layer, channel_snr, common_prefix, short_label, snr_from_energy
 from qbench.explain.twins import instrument
 from qbench.quantize import QuantParams, quantize
 from qbench.tflite_file import TfliteModel
@@ -86,16 +86,18 @@ class _Tapped:
         return ((raw.astype(np.float32) - np.float32(zero)) * np.float32(scale)).reshape(-1)
 
 
-def compare(float_path: Path, quantized_path: Path, samples: np.ndarray, device: str = DEFAULT_DEVICE,
+def compare(float_model: Path | bytes, quantized_path: Path, samples: np.ndarray, device: str = DEFAULT_DEVICE,
             *, model: str = "", mode: str = "", float_sha256: str = "", quantized_sha256: str = "") -> Explanation:
     """Every op of the quantized model against float32 on ``samples`` (already fitted to the model's input):
     its output against the float32 model's tensor of the same name (accumulated error) and against its float32
-    twin on the same input (the error it adds; ``qbench.explain.twins``)."""
+    twin on the same input (the error it adds; ``qbench.explain.twins``). ``float_model``: the float model the mode
+    started from (its file or bytes; for ai-edge-quantizer modes the normalized one, with float16 weights expanded)."""
     resolver = resolver_for(device)
-    float_data, quantized_data = Path(float_path).read_bytes(), Path(quantized_path).read_bytes()
+    float_data = float_model if isinstance(float_model, bytes) else Path(float_model).read_bytes()
+    quantized_data = Path(quantized_path).read_bytes()
     original = TfliteModel(quantized_data, str(quantized_path))
     instrumented = instrument(quantized_data, float_data)
-    ref = _Tapped(float_data, str(float_path), resolver)
+    ref = _Tapped(float_data, f"the float32 model of {Path(quantized_path).name}", resolver)
     quant = _Tapped(instrumented.data, f"{quantized_path} with float32 twins", resolver)
     by_name = {t.name: t for t in ref.file.tensors if not t.is_constant}
     ops = [op for op in original.ops if not all(i < 0 or original.tensors[i].is_constant for i in op.inputs)]
@@ -106,15 +108,22 @@ def compare(float_path: Path, quantized_path: Path, samples: np.ndarray, device:
     if not pairs:
         raise QbenchError(f"{quantized_path.name} shares no tensor name with its float32 model",
                           "explain works on modes built from the same model (names kept by the converter and AEQ)")
-    energy = {key: [0.0, 0.0] for key in [*(("model", i) for i in pairs), *(("twin", i) for i in instrumented.twins)]}
+    energy = {i: [0.0, 0.0] for i in pairs}  # against the float32 model: signal, error energy
+    per_channel = {i: [0.0, 0.0] for i in instrumented.twins}  # against the twin: per output channel
     for sample in samples:
         ref.run(sample)
         quant.run(sample)
-        for (against, index), sums in energy.items():
-            expected = ref.value(pairs[index]) if against == "model" else quant.value(instrumented.twins[index])
+        for index, sums in energy.items():
+            expected = ref.value(pairs[index])
             error = quant.value(index) - expected
             sums[0] += float(np.dot(expected, expected))
             sums[1] += float(np.dot(error, error))
+        for index, sums in per_channel.items():
+            channels = original.tensors[index].shape[-1] if original.tensors[index].shape else 1
+            expected = quant.value(instrumented.twins[index]).reshape(-1, channels)
+            error = quant.value(index).reshape(-1, channels) - expected
+            sums[0] += np.einsum("ij,ij->j", expected, expected, dtype=np.float64)
+            sums[1] += np.einsum("ij,ij->j", error, error, dtype=np.float64)
     layers, unmatched = [], []
     prefix = common_prefix([original.tensors[o].name for o in pairs if "/" in original.tensors[o].name])
     for op in ops:
@@ -124,11 +133,11 @@ def compare(float_path: Path, quantized_path: Path, samples: np.ndarray, device:
             continue
         weight, _ = original.weights(op)
         tensor = original.tensors[out]
-        added = snr_from_energy(*energy[("twin", out)]) if ("twin", out) in energy else None
+        added = channel_snr(*per_channel[out]) if out in per_channel else None
         layers.append(Layer(len(layers), op.index, op.opcode, tensor.name, short_label(tensor.name, prefix),
                             weight.dtype if weight is not None else None, tensor.dtype,
-                            snr_from_energy(*energy[("model", out)]), added))
-    outputs = [snr_from_energy(*energy[("model", t.index)]) for t in original.outputs if t.index in pairs]
+                            snr_from_energy(*energy[out]), added))
+    outputs = [snr_from_energy(*energy[t.index]) for t in original.outputs if t.index in pairs]
     return Explanation(model, mode, device, len(samples), float_sha256, quantized_sha256, tuple(layers),
                        min(outputs) if outputs else float("nan"), tuple(unmatched))
 

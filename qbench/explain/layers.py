@@ -1,15 +1,18 @@
 """What a per-layer explanation holds: one row per op of the quantized model, in network order, and its ranking.
 
-Two error figures per layer, both as SNR in dB against the float32 model's tensor of the same name (higher is
-better, ``qbench.metrics.SNR_CAP_DB`` = identical):
+Two error figures per layer, both as SNR in dB against float32 (higher is better, ``qbench.metrics.SNR_CAP_DB`` =
+identical):
 
-- ``snr_db``: the layer's output as the quantized model computes it, i.e. the error *accumulated* up to here (what
-  ai-edge-quantizer's ``Quantizer.validate`` reports per tensor). Later layers inherit every earlier layer's error,
-  so ranking by it would blame the network's last layers for everything.
-- ``added_snr_db``: the error this layer *adds*. Independent errors add up in noise-to-signal ratio (NSR): a layer
-  whose input arrives with NSR r_in and whose output leaves with r_out added r_out - r_in (at least 0: a ReLU or an
-  average can remove error). ``added_snr_db`` = -10 log10(r_out - r_in), r_in the worst of the layer's activation
-  inputs. The ranking ("worst layers") is by this number, then by ``snr_db``.
+- ``snr_db``: the layer's output against the float32 *model*'s tensor of the same name, i.e. the error accumulated
+  up to here (what ai-edge-quantizer's ``Quantizer.validate`` reports per tensor). Later layers inherit every
+  earlier layer's error, so ranking by it would blame the network's last layers for everything.
+- ``added_snr_db``: the layer's output against its float32 *twin* -- the float32 layer run on the same (quantized
+  model's) input (``qbench.explain.twins``; TensorFlow's QuantizationDebugger measures the same with NumericVerify
+  ops), i.e. the error this layer adds. It is taken per output channel: the mean channel's error energy against
+  the *median* channel's signal energy. Against the total energy, a channel whose values are orders of magnitude
+  larger than the others' (an activation outlier) would hide the others' loss; against each channel's own signal,
+  channels a ReLU keeps nearly silent would dominate.
+  ``None``: no twin (a custom op). The ranking ("worst layers") is by this number, then by ``snr_db``.
 
 Pure data (no runtime, no plotting), so the report can read a saved explanation on any machine.
 """
@@ -20,6 +23,8 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from qbench.metrics import SNR_CAP_DB
 
@@ -40,9 +45,13 @@ def snr_from_energy(signal: float, noise: float) -> float:
     return float(min(SNR_CAP_DB, max(-SNR_CAP_DB, 10.0 * math.log10(signal / noise))))
 
 
-def nsr_to_db(nsr: float) -> float:
-    """A noise-to-signal ratio as an SNR in dB (0 noise: the cap)."""
-    return SNR_CAP_DB if nsr <= 0.0 else float(min(SNR_CAP_DB, max(-SNR_CAP_DB, -10.0 * math.log10(nsr))))
+def channel_snr(signal, noise) -> float:
+    """SNR in dB of the mean per-channel error energy against the median channel's signal energy."""
+    signal, noise = np.asarray(signal, np.float64), np.asarray(noise, np.float64)
+    typical = float(np.median(signal)) if signal.size else 0.0
+    if typical <= 0.0:  # most channels silent (ReLU): the mean channel stands in
+        typical = float(signal.mean()) if signal.size else 0.0
+    return snr_from_energy(typical, float(noise.mean()) if noise.size else 0.0)
 
 
 def short_label(name: str, prefix: str = "") -> str:
@@ -109,7 +118,9 @@ class Explanation:
 
     def ranked(self) -> list[Layer]:
         """Worst first: most error added, then the lowest accumulated SNR, then network order."""
-        return sorted(self.layers, key=lambda l: (l.added_snr_db, l.snr_db, l.position))
+        unmeasured = float("inf")  # no float32 twin (a custom op): never ranked above a measured layer
+        return sorted(self.layers, key=lambda l: (unmeasured if l.added_snr_db is None else l.added_snr_db, l.snr_db,
+                                                  l.position))
 
     def worst(self, k: int = TOP_K) -> list[Layer]:
         return self.ranked()[:k]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from qbench import modes, quantizers
 from qbench.errors import NotApplicable
-from qbench.explain.cached import REFERENCE_MODE, SAMPLES, explanation, samples_of
+from qbench.explain.cached import REFERENCE_MODE, SAMPLES, explanation, float_model, samples_of
 from qbench.explain.compare import compare
 from qbench.measure import evaluate
 from qbench.runtime import Runner, get
@@ -105,7 +105,7 @@ class Search:
             return current
         backend = quantizers.get(base.backend)
         kept: dict[str, str] = {}
-        reference_path = ws.tflite(model_id, REFERENCE_MODE).path
+        reference = float_model(ws, model_id, base.id)
         inputs = samples_of(ws, model_id)
         with backend.keeper(ws, model_id, base) as keep, tempfile.TemporaryDirectory(prefix="qbench-budget-") as tmp:
             path = Path(tmp) / "candidate.tflite"
@@ -114,10 +114,11 @@ class Search:
                 start = time.perf_counter()
                 layer = self._worst(table, base, kept)
                 if layer is None:
+                    done = (f"keeping all {len(kept)} quantized layers at {base.keep[-1]}" if kept else
+                            "no layer of its per-layer table can be kept wider")
                     raise NotApplicable(
-                        f"{self.mode.id} of {model_id}: keeping all {len(kept)} quantized layers at "
-                        f"{base.keep[-1]} still misses the budget ({verdict.budget}; {self._quality(quality)})",
-                        "the loss is not in single layers: choose a wider mode",
+                        f"{self.mode.id} of {model_id}: {done} still misses the budget ({verdict.budget}; "
+                        f"{self._quality(quality)})", "the loss is not in single layers: choose a wider mode",
                     )
                 kept[layer] = _next(base.keep, kept.get(layer))
                 current = keep(kept)
@@ -126,7 +127,7 @@ class Search:
                 self.steps.append(Step(dict(kept), layer, len(current), quality, met, time.perf_counter() - start))
                 if met:
                     return current
-                table = compare(reference_path, path, inputs, model=model_id, mode=self.mode.id)
+                table = compare(reference, path, inputs, model=model_id, mode=self.mode.id)
 
     def _worst(self, table, base: Mode, kept: Mapping[str, str]) -> str | None:
         """The quantized layer adding the most error that can still be raised a step."""

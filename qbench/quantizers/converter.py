@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -135,7 +136,9 @@ def keeping(source: Path, source_format: str, mode: Mode, calibration: np.ndarra
             from qbench.models.imported.formats import unpack_saved_model
 
             source = unpack_saved_model(source, Path(stack.enter_context(tempfile.TemporaryDirectory())))
-        with _failures(source, mode):
+        with _failures(source, mode), warnings.catch_warnings():
+            # the debugger's own tf.lite.Interpreter warns that it is deprecated for LiteRT: not ours to fix
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated", category=UserWarning)
             converter = _configured(source, source_format, mode, calibration, args)
             debugger = tf.lite.experimental.QuantizationDebugger(
                 converter=converter, debug_dataset=converter.representative_dataset)
