@@ -31,17 +31,31 @@ GENERAL: tuple[Option, ...] = (
     Option("explain", "results of quantized modes carry their worst layers against float32 (extra_info.explain; "
            "computed once per model x mode and cached, ~1 s per mode here for MNIST... see README: Explain)",
            flag=True, stages=frozenset({RUN})),
-    Option("budget-target", "the quality the +budget modes search for, in the task's terms (classification: largest "
-           "accuracy drop, e.g. 0.002; segmentation: mIoU as a fraction of float32, e.g. 0.99; fidelity: SNR in dB); "
-           "default: the task's budget for the mode's family", "VALUE", parse=lambda text: _number(text, "budget")),
+    Option("budget-target", "the quality the +budget modes search for instead of their task's budget, in the task's "
+           "terms: classification=DROP (largest accuracy drop, e.g. 0.002), segmentation=FRACTION (of float32's mIoU, "
+           "e.g. 0.99), fidelity=DB (output SNR); comma-separated, or one number for every task",
+           "TASK=VALUE,...", parse=lambda text: parse_targets(text)),
 )
 
 
-def _number(text: str, what: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise QbenchError(f"--{what}-target {text!r} is not a number", "give e.g. 0.99 (segmentation) or 0.002") from None
+def parse_targets(text: str) -> dict[str, float]:
+    """``segmentation=0.99,classification=0.002`` (or one number, ``*``) -> {task: value}."""
+    from qbench import tasks
+
+    targets = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        task, _, value = part.rpartition("=")
+        task = task.strip() or "*"
+        if task != "*" and task not in tasks.TASKS:
+            raise QbenchError(f"--budget-target names an unknown task {task!r}", f"use {', '.join(tasks.TASKS)}")
+        try:
+            targets[task] = float(value)
+        except ValueError:
+            raise QbenchError(f"--budget-target {part!r}: {value!r} is not a number",
+                              "give e.g. segmentation=0.99 or classification=0.002") from None
+    if not targets:
+        raise QbenchError("--budget-target is empty", "give e.g. segmentation=0.99")
+    return targets
 
 
 def declared() -> tuple[Option, ...]:

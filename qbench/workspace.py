@@ -116,7 +116,8 @@ class RunStage:
             "versions": {**run_versions(), "build": artifact.manifest.get("build_versions", {})},
             "arch": platform.machine(),
             "emulated": emulated(),
-            **({"kept_layers": artifact.manifest["kept_layers"]} if "kept_layers" in artifact.manifest else {}),
+            **({"kept_layers": artifact.manifest["kept_layers"], "budget_searched": artifact.manifest[
+                "budget_search"]["budget"]} if "kept_layers" in artifact.manifest else {}),
             **self.explain_info(model_id, mode_id),
         }
 

@@ -115,6 +115,7 @@ def test_explain_ranks_the_outlier_layer_worst_and_budget_keeps_it_at_float(outl
     steps = artifact.manifest["budget_search"]["steps"]
     assert [(s["changed"], s["kept"].get(OUTLIER_LAYER), s["within_budget"]) for s in steps] == [
         (None, None, False), (OUTLIER_LAYER, "int8", False), (OUTLIER_LAYER, "float", True)]  # int8 is not enough
+    assert all(s["accepted"] for s in steps)  # each step improved accuracy: no other layer had to be tried
     assert base.bytes < artifact.bytes < outlier.tflite("outlier", "float32").bytes
     for device in ("xnnpack", "builtin", "reference"):
         assert outlier.verdict("outlier", "aeq-weight-int4+budget", device).within_budget is True
@@ -143,13 +144,23 @@ def test_a_mode_within_budget_keeps_nothing_and_is_the_same_file(clean):
 
 def test_a_budget_no_layer_can_meet_is_not_applicable_and_cached(files):
     """Accuracy 0.01 *above* float32's is out of reach even with every layer float: the search says so, once."""
-    ws = LocalWorkspace(files.cache, files.clean.spec, budget_target="-0.01")
+    ws = LocalWorkspace(files.cache, files.clean.spec, budget_target="classification=-0.01")
     with pytest.raises(NotApplicable, match="keeping all 3 quantized layers at float still misses"):
         ws.tflite("clean", "aeq-weight-int4+budget")
     built = list(ws.cache.built)
     with pytest.raises(NotApplicable):
-        LocalWorkspace(files.cache, files.clean.spec, budget_target="-0.01").tflite("clean", "aeq-weight-int4+budget")
+        LocalWorkspace(files.cache, files.clean.spec, budget_target="classification=-0.01").tflite("clean", "aeq-weight-int4+budget")
     assert ws.cache.built == built
+
+
+def test_budget_targets_are_per_task_and_checked():
+    from qbench.settings import parse_targets
+
+    assert parse_targets("segmentation=0.99, classification=0.002") == {"segmentation": 0.99, "classification": 0.002}
+    assert parse_targets("0.99") == {"*": 0.99}
+    for bad, named in (("segmentaton=0.99", "unknown task 'segmentaton'"), ("fidelity=high", "'high' is not a number")):
+        with pytest.raises(QbenchError, match=named):
+            parse_targets(bad)
 
 
 def test_results_carry_the_worst_layers_under_the_explain_option(files):
