@@ -22,7 +22,7 @@ import numpy as np
 from qbench import runtime
 from qbench.errors import QbenchError
 from qbench.explain.layers import Explanation, Layer, channel_snr, common_prefix, short_label, snr_from_energy
-from qbench.explain.twins import instrument
+from qbench.explain.twins import counterparts, instrument
 from qbench.quantize import QuantParams, quantize
 from qbench.tflite_file import TfliteModel
 
@@ -96,15 +96,11 @@ def compare(float_model: Path | bytes, quantized_path: Path, samples: np.ndarray
     float_data = float_model if isinstance(float_model, bytes) else Path(float_model).read_bytes()
     quantized_data = Path(quantized_path).read_bytes()
     original = TfliteModel(quantized_data, str(quantized_path))
-    instrumented = instrument(quantized_data, float_data)
     ref = _Tapped(float_data, f"the float32 model of {Path(quantized_path).name}", resolver)
+    pairs = counterparts(original, ref.file)  # quantized tensor index -> float tensor index
+    instrumented = instrument(quantized_data, float_data, pairs)
     quant = _Tapped(instrumented.data, f"{quantized_path} with float32 twins", resolver)
-    by_name = {t.name: t for t in ref.file.tensors if not t.is_constant}
     ops = [op for op in original.ops if not all(i < 0 or original.tensors[i].is_constant for i in op.inputs)]
-    pairs = {}  # quantized tensor index -> float tensor index, for tensors both models compute
-    for t in [*original.inputs, *(original.tensors[o] for op in ops for o in op.outputs)]:
-        if (f := by_name.get(t.name)) is not None and f.elements == t.elements:
-            pairs[t.index] = f.index
     if not pairs:
         raise QbenchError(f"{quantized_path.name} shares no tensor name with its float32 model",
                           "explain works on modes built from the same model (names kept by the converter and AEQ)")
@@ -125,7 +121,8 @@ def compare(float_model: Path | bytes, quantized_path: Path, samples: np.ndarray
             sums[0] += np.einsum("ij,ij->j", expected, expected, dtype=np.float64)
             sums[1] += np.einsum("ij,ij->j", error, error, dtype=np.float64)
     layers, unmatched = [], []
-    prefix = common_prefix([original.tensors[o].name for o in pairs if "/" in original.tensors[o].name])
+    names = {q: ref.file.tensors[f].name for q, f in pairs.items()}  # the float32 model's names
+    prefix = common_prefix([n for n in names.values() if "/" in n])
     for op in ops:
         out = op.outputs[0] if op.outputs else -1
         if out not in pairs:
@@ -134,9 +131,9 @@ def compare(float_model: Path | bytes, quantized_path: Path, samples: np.ndarray
         weight, _ = original.weights(op)
         tensor = original.tensors[out]
         added = channel_snr(*per_channel[out]) if out in per_channel else None
-        layers.append(Layer(len(layers), op.index, op.opcode, tensor.name, short_label(tensor.name, prefix),
+        layers.append(Layer(len(layers), op.index, op.opcode, names[out], short_label(names[out], prefix),
                             weight.dtype if weight is not None else None, tensor.dtype,
-                            snr_from_energy(*energy[out]), added))
+                            snr_from_energy(*energy[out]), added, "" if tensor.name == names[out] else tensor.name))
     outputs = [snr_from_energy(*energy[t.index]) for t in original.outputs if t.index in pairs]
     return Explanation(model, mode, device, len(samples), float_sha256, quantized_sha256, tuple(layers),
                        min(outputs) if outputs else float("nan"), tuple(unmatched))

@@ -33,7 +33,7 @@ TOP_K = 5  # worst layers a benchmark result carries in extra_info
 
 #: Name parts that say which layer a fused op came from (Keras / TF names: ".../block_1_expand_1/convolution").
 _CORE = re.compile(r"/(convolution|depthwise|MatMul|BiasAdd|Conv2D|Tensordot)\b")
-_INTEGER = ("int", "uint")
+QUANTIZED_TYPES = frozenset({"int2", "int4", "uint4", "int8", "uint8", "int16"})  # not int32/int64: shapes, indices
 
 
 def snr_from_energy(signal: float, noise: float) -> float:
@@ -85,17 +85,18 @@ class Layer:
     position: int  # among the compared layers, in network order (0 = first)
     op_index: int  # index in the quantized model's op list
     op: str  # CONV_2D, ADD, ...
-    tensor: str  # output tensor name (the same in the float32 model)
+    tensor: str  # the float32 model's name of its output: the layer's name in every mode, and what a search keeps
     label: str  # short name for tables and figure axes
     weights: str | None  # weight dtype (int4, int8, float32...) for weighted ops, else None
     activations: str  # output dtype
     snr_db: float  # accumulated error of the output (see module docstring)
-    added_snr_db: float  # error this layer adds
+    added_snr_db: float | None  # error this layer adds (None: no float32 twin)
+    output: str = ""  # the quantized model's name of its output, where a mode renamed it ("x:0" -> "x:01")
 
     @property
     def quantized(self) -> bool:
         """Whether the mode quantized this op (integer weights or integer output)."""
-        return any(d is not None and d.startswith(_INTEGER) for d in (self.weights, self.activations))
+        return bool({self.weights, self.activations} & QUANTIZED_TYPES)
 
     @property
     def precision(self) -> str:

@@ -6,7 +6,7 @@ noise would look guilty). TensorFlow's QuantizationDebugger measures it with Num
 debug model; this does the same for any pair of .tflite files, converter or ai-edge-quantizer made, with the
 flatbuffer object API LiteRT ships: for each op whose output the float32 model also computes (matched by tensor
 name), the float32 model's op (same options, float32 weights copied over) is inserted right after it, reading the
-quantized model's activations (through a DEQUANTIZE where they are integers) and writing ``<name>#float32``.
+quantized model's activations (through a DEQUANTIZE where they are integers) and writing ``<name>#twin``.
 
 The twins only read: every original tensor keeps its index and its value, so one run of the instrumented model gives
 both the quantized model's tensors and their float32 twins. Ops with intermediates (LSTM) or custom ops get no twin.
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TWIN_SUFFIX = "#float32"
+from qbench.tflite_file import TfliteModel
+
+TWIN_SUFFIX = "#twin"
 DEQUANTIZE_VERSION = 4  # int8, uint8, int16 and float16 inputs
 
 
@@ -29,7 +31,31 @@ class Instrumented:
     twins: dict[int, int]  # quantized op output tensor index -> its twin's tensor index
 
 
-def instrument(quantized: bytes, float32: bytes) -> Instrumented:
+def counterparts(quantized: TfliteModel, float32: TfliteModel) -> dict[int, int]:
+    """Quantized tensor index -> the float32 model's tensor computing the same thing, for the float activations of
+    the float model: matched by name and size. Where a mode renamed an output to put a QUANTIZE / DEQUANTIZE of its
+    own behind it (the converter's uint8 output: ``FULLY_CONNECTED -> x:01 -> QUANTIZE -> x:0``), the layer's output
+    is matched, not the conversion's."""
+    by_name = {t.name: t for t in float32.tensors if not t.is_constant and t.dtype == "float32"}
+    pairs = {}
+    for t in quantized.tensors:
+        if not t.is_constant and (f := by_name.get(t.name)) is not None and f.elements == t.elements:
+            pairs[t.index] = f.index
+    consumers: dict[int, list] = {}
+    for op in quantized.ops:
+        for i in op.inputs:
+            consumers.setdefault(i, []).append(op)
+    for op in quantized.ops:
+        if op.opcode in ("QUANTIZE", "DEQUANTIZE") and op.outputs[0] in pairs and op.inputs[0] not in pairs:
+            source = op.inputs[0]
+            if (quantized.producer(source) is not None and len(consumers.get(source, [])) == 1
+                    and not quantized.tensors[source].is_constant):
+                pairs[source] = pairs.pop(op.outputs[0])
+    return pairs
+
+
+def instrument(quantized: bytes, float32: bytes, pairs: dict[int, int]) -> Instrumented:
+    """``pairs``: ``counterparts`` of the two models."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
@@ -65,19 +91,33 @@ def instrument(quantized: bytes, float32: bytes) -> Instrumented:
         return len(gq.tensors) - 1
 
     float_producer = {o: op for op in gf.operators or [] for o in op.outputs}
-    f_by_name = {name(t): i for i, t in enumerate(gf.tensors)}
     q_by_name = {name(t): i for i, t in enumerate(gq.tensors)}
+    float_to_quantized = {f: q for q, f in pairs.items()}
+
+    def quantized_of(fi: int) -> int | None:
+        """The quantized model's tensor for a float tensor: its counterpart, or (shapes, indices) the same name."""
+        return float_to_quantized.get(fi, q_by_name.get(name(gf.tensors[fi])))
     copied: dict[int, int] = {}  # float constant tensor -> its copy in the quantized model
     dequantized: dict[int, int] = {}  # quantized activation -> float32 tensor (itself when already float)
     pending: list = []  # DEQUANTIZE ops to insert before the next twin
 
+    def has_scale(t) -> bool:
+        q = t.quantization
+        return q is not None and q.scale is not None and len(q.scale) > 0
+
     def readable(fi: int) -> bool:
-        """Whether the twin can get this input: a float32 constant, or an activation the quantized model has."""
+        """Whether the twin can get this input: a constant of the float model, or a tensor the quantized model has
+        with the same name and type (an int32 shape, a float activation) or with quantization to undo."""
         t = gf.tensors[fi]
         if constant(mf, t):
             return True
-        qi = q_by_name.get(name(t))
-        return qi is not None and (not constant(mq, gq.tensors[qi]) or gq.tensors[qi].type == schema.TensorType.FLOAT32)
+        qi = quantized_of(fi)
+        if qi is None:
+            return False
+        q = gq.tensors[qi]
+        if list(q.shape if q.shape is not None else []) != list(t.shape if t.shape is not None else []):
+            return False  # the same name on another tensor (converters number duplicate names per model)
+        return q.type == t.type or (not constant(mq, q) and has_scale(q) and t.type == schema.TensorType.FLOAT32)
 
     def float_input(fi: int) -> int:
         t = gf.tensors[fi]
@@ -90,9 +130,9 @@ def instrument(quantized: bytes, float32: bytes) -> Instrumented:
                 twin.buffer, twin.name = len(mq.buffers) - 1, name(t) + TWIN_SUFFIX
                 copied[fi] = add_tensor(twin)
             return copied[fi]
-        qi = q_by_name[name(t)]
+        qi = quantized_of(fi)
         q = gq.tensors[qi]
-        if q.type == schema.TensorType.FLOAT32:
+        if q.type == t.type:
             return qi
         if qi not in dequantized:
             out = copy.copy(t)
@@ -107,8 +147,10 @@ def instrument(quantized: bytes, float32: bytes) -> Instrumented:
     operators, twins = [], {}
     for op in gq.operators or []:
         operators.append(op)
+        if all(i < 0 or constant(mq, gq.tensors[i]) for i in op.inputs):
+            continue  # a weight's DEQUANTIZE: decoding a constant, not a layer
         outputs = [o for o in op.outputs if o >= 0]
-        fo = f_by_name.get(name(gq.tensors[outputs[0]])) if outputs else None
+        fo = pairs.get(outputs[0]) if outputs else None
         source = float_producer.get(fo) if fo is not None else None
         if source is None or source.intermediates or builtin(mf.operatorCodes[source.opcodeIndex]) == \
                 schema.BuiltinOperator.CUSTOM or len(source.outputs) != len(outputs) \

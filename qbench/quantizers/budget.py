@@ -3,8 +3,9 @@
 It builds nothing itself: the search (``qbench.explain.search``) asks the lossy mode's backend for variants with
 layers kept at higher precision (``Backend.keeper``) and keeps the first that meets the quality budget. The cache
 key is the lossy mode's key plus everything the search reads: the evaluation data, the budget, the devices it
-judges on, the explained samples and its own code. The manifest carries the search: ``kept_layers`` (output tensor
-name -> precision; the contract exempts them, ``qbench.size`` sizes them) and ``budget_search`` (every step).
+judges on, the explained samples and its own code. The manifest carries the search: ``kept_layers`` (the float
+model's output tensor name -> precision; ``qbench.size`` sizes them), ``kept_outputs`` (the same layers' outputs as
+the artifact names them; the contract exempts them) and ``budget_search`` (every step).
 """
 
 from __future__ import annotations
@@ -56,11 +57,24 @@ class BudgetBackend(Backend):
         from qbench.explain.search import Search
 
         search = Search(ws, model_id, mode)
-        path.write_bytes(search.run())
+        data = search.run()
+        path.write_bytes(data)
         record = search.record()
         return {"model": model_id, "mode": mode.id, "base": mode.base, "kept_layers": record["kept_layers"],
+                "kept_outputs": kept_outputs(data, ws.float_reference(model_id, mode.base), record["kept_layers"]),
                 "budget_search": record, "build_versions": ws.tflite(model_id, mode.base).manifest.get(
                     "build_versions", {})}
+
+
+def kept_outputs(artifact: bytes, reference: bytes, kept: dict[str, str]) -> list[str]:
+    """The artifact's names of the kept layers' outputs (``kept`` names them as the float model does; a mode may
+    rename an output it puts a QUANTIZE behind): what ``qbench.contracts`` exempts."""
+    from qbench.explain.twins import counterparts
+    from qbench.tflite_file import TfliteModel
+
+    model, float_model = TfliteModel(artifact, "budget artifact"), TfliteModel(reference, "float model")
+    names = {float_model.tensors[f].name: model.tensors[q].name for q, f in counterparts(model, float_model).items()}
+    return sorted(names.get(name, name) for name in kept)
 
 
 BACKEND = BudgetBackend()
