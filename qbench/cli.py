@@ -1,4 +1,5 @@
-"""``qbench``: list the axes, pre-build the cache, report and gate saved benchmark runs, keep them in a store."""
+"""``qbench``: list the axes, pre-build the cache, explain a mode layer by layer, report and gate saved benchmark runs,
+keep them in a store."""
 
 from __future__ import annotations
 

@@ -173,6 +173,21 @@ def test_results_carry_the_worst_layers_under_the_explain_option(files):
                                                                                         "builtin")
 
 
+def test_a_layer_without_a_twin_is_shown_as_not_measured_and_ranked_last(outlier):
+    from dataclasses import replace
+
+    from qbench.explain.command import to_markdown
+
+    table = explanation(outlier, "outlier", "aeq-weight-int4")
+    blind = replace(table, layers=(replace(table.layers[1], added_snr_db=None), *table.layers[::2]),
+                    output_snr_db=None)
+    assert blind.ranked()[-1].tensor == OUTLIER_LAYER  # a custom op: no float32 twin, nothing to rank it by
+    info = blind.result_info(k=3)
+    assert info["worst"][-1]["added_snr_db"] is None and info["output_snr_db"] is None
+    json.dumps(info, allow_nan=False)  # what a results store ingests
+    assert "| n/a" in to_markdown(blind, k=3)
+
+
 def test_explain_refuses_a_delegate_it_cannot_look_into(outlier):
     with pytest.raises(QbenchError, match="XNNPACK"):
         explanation(outlier, "outlier", "aeq-weight-int4", device="xnnpack")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from qbench.cache import atomic_file, write_json_atomic
 from qbench.errors import QbenchError
-from qbench.explain.layers import Explanation, Layer, TOP_K
+from qbench.explain.layers import Explanation, Layer, TOP_K, snr_text
 from qbench.report.tables import markdown_table
 
 FOLDER = "explain"
@@ -31,22 +31,18 @@ def stem(model_id: str, mode_id: str) -> str:
     return f"{model_id}-{mode_id}".replace("/", "_")
 
 
-def _cell(value: float | None) -> str:
-    return "exact" if value is None or value >= 150.0 else f"{value:.1f}"
-
-
 def to_markdown(table: Explanation, k: int = TOP_K, kept: dict | None = None) -> str:
     worst = table.worst(k)
     headers = ["Rank", "Position", "Op", "Layer", "Precision", "Added SNR (dB)", "Output SNR (dB)"]
-    rows = [[str(r), f"{l.position + 1}/{len(table.layers)}", l.op, l.label, l.precision, _cell(l.added_snr_db),
-             _cell(l.snr_db)] for r, l in enumerate(worst, 1)]
+    rows = [[str(r), f"{l.position + 1}/{len(table.layers)}", l.op, l.label, l.precision, snr_text(l.added_snr_db),
+             snr_text(l.snr_db)] for r, l in enumerate(worst, 1)]
     summary = table.summary()
     lines = [
         f"# {table.model} {table.mode}: the {len(worst)} layers adding the most error",
         "",
         f"Against float32 on the first {table.samples} evaluation samples, {table.device} kernels. "
         f"{summary['layers']} layers compared, {summary['quantized_layers']} of them quantized; model output SNR "
-        f"{_cell(table.output_snr_db)} dB. *Added* = this layer's output against the float32 layer on the same input "
+        f"{snr_text(table.output_snr_db)} dB. *Added* = this layer's output against the float32 layer on the same input "
         f"(the error it adds); *output* = against the float32 model (the error accumulated up to here).",
         "",
         markdown_table(headers, rows),

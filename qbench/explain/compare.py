@@ -136,6 +136,6 @@ def compare(float_model: Path | bytes, quantized_path: Path, samples: np.ndarray
                             snr_from_energy(*energy[out]), added, "" if tensor.name == names[out] else tensor.name))
     outputs = [snr_from_energy(*energy[t.index]) for t in original.outputs if t.index in pairs]
     return Explanation(model, mode, device, len(samples), float_sha256, quantized_sha256, tuple(layers),
-                       min(outputs) if outputs else float("nan"), tuple(unmatched))
+                       min(outputs) if outputs else None, tuple(unmatched))
 
 

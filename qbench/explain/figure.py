@@ -33,8 +33,8 @@ def draw(table: Explanation, path: Path | IO[bytes], k: int = TOP_K,
     top = (max(finite) + 8.0) if finite else SNR_CAP_DB
     bottom = (min(finite) - 5.0) if finite else 0.0
 
-    def shown(value: float | None) -> float:
-        return top if value is None or value >= SNR_CAP_DB else value
+    def shown(value: float) -> float:
+        return top if value >= SNR_CAP_DB else value
 
     ops = list(dict.fromkeys(l.op for l in layers))
     colour = {op: PALETTE[i % len(PALETTE)] for i, op in enumerate(ops)}
@@ -43,13 +43,13 @@ def draw(table: Explanation, path: Path | IO[bytes], k: int = TOP_K,
         ax = fig.add_subplot()
         x = range(len(layers))
         ax.plot(x, [shown(l.snr_db) for l in layers], color="#777777", lw=1.0, label="accumulated at the output")
-        for op in ops:
-            at = [i for i, l in enumerate(layers) if l.op == op]
+        for op in ops:  # a layer without a float32 twin (custom op) has no added error to show
+            at = [i for i, l in enumerate(layers) if l.op == op and l.added_snr_db is not None]
             ax.scatter(at, [shown(layers[i].added_snr_db) for i in at], s=22, color=colour[op], zorder=3,
                        label=f"added by a {op} layer")
         ax.axhline(top, color="#999999", lw=0.8, ls=":")
         ax.text(len(layers) - 0.5, top, " exact", va="center", ha="left", fontsize=7, color="#555555")
-        for rank, layer in enumerate(table.worst(k), 1):
+        for rank, layer in enumerate((l for l in table.worst(k) if l.added_snr_db is not None), 1):
             ax.annotate(str(rank), (layer.position, shown(layer.added_snr_db)), xytext=(0, -11),
                         textcoords="offset points", ha="center", fontsize=7, fontweight="bold")
         kept = kept or {}

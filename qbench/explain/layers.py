@@ -54,6 +54,13 @@ def channel_snr(signal, noise) -> float:
     return snr_from_energy(typical, float(noise.mean()) if noise.size else 0.0)
 
 
+def snr_text(value: float | None) -> str:
+    """An SNR as the tables show it: "exact" at the cap, "n/a" where there was nothing to compare with."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return "exact" if value >= SNR_CAP_DB else f"{value:.1f}"
+
+
 def short_label(name: str, prefix: str = "") -> str:
     """A fused op's output name (``a/relu/Relu6;a/bn/add_1;a/conv/convolution;...``) shortened to the layer it came
     from (``conv``), without the model scope ``prefix`` every layer shares."""
@@ -114,7 +121,7 @@ class Explanation:
     float_sha256: str
     quantized_sha256: str
     layers: tuple[Layer, ...]
-    output_snr_db: float  # the model's (worst) output, accumulated
+    output_snr_db: float | None  # the model's (worst) output, accumulated (None: no output matched)
     unmatched: tuple[str, ...] = field(default=())  # ops without a float32 counterpart (QUANTIZE, DEQUANTIZE...)
 
     def ranked(self) -> list[Layer]:
@@ -142,7 +149,8 @@ class Explanation:
         return {
             "device": self.device, "samples": self.samples, **self.summary(),
             "worst": [{"label": l.label, "op": l.op, "tensor": l.tensor, "precision": l.precision,
-                       "snr_db": round(l.snr_db, 2), "added_snr_db": round(l.added_snr_db, 2)}
+                       "snr_db": round(l.snr_db, 2),
+                       "added_snr_db": None if l.added_snr_db is None else round(l.added_snr_db, 2)}
                       for l in self.worst(k)],
         }
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from qbench.explain.layers import Explanation
+from qbench.explain.layers import Explanation, snr_text
 from qbench.report.tables import Table
 
 FOLDER = "explain"
@@ -25,8 +25,6 @@ class Found:
     skipped: list[str]
 
 
-def _db(value: float | None) -> str:
-    return "exact" if value is None or value >= 150.0 else f"{value:.1f}"
 
 
 def find(out: Path) -> Found | None:
@@ -47,8 +45,8 @@ def find(out: Path) -> Found | None:
         labels = {l.tensor: l.label for l in table.layers}
         rows.append([
             table.model, table.mode,
-            f"{worst.label} ({worst.op}, {worst.precision}): {_db(worst.added_snr_db)} dB added" if worst else "-",
-            _db(table.output_snr_db), f"{table.samples} on {table.device}",
+            f"{worst.label} ({worst.op}, {worst.precision}): {snr_text(worst.added_snr_db)} dB added" if worst else "-",
+            snr_text(table.output_snr_db), f"{table.samples} on {table.device}",
             ", ".join(f"{labels.get(t, t)} ({p})" for t, p in kept.items()) or "-",
             f"{FOLDER}/{path.stem}.md, {FOLDER}/{path.stem}.png",
         ])
