@@ -188,6 +188,15 @@ def test_a_layer_without_a_twin_is_shown_as_not_measured_and_ranked_last(outlier
     assert "| n/a" in to_markdown(blind, k=3)
 
 
+def test_explain_with_a_bundle_is_refused_before_the_run(pytester, tmp_path):
+    pytester.makeconftest('pytest_plugins = ["qbench.plugin"]')
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--qbench-bundle={tmp_path}", "--qbench-explain")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--qbench-explain needs the build machine's cache" in result.stderr.str() and "fix:" in result.stderr.str()
+
+
 def test_explain_refuses_a_delegate_it_cannot_look_into(outlier):
     with pytest.raises(QbenchError, match="XNNPACK"):
         explanation(outlier, "outlier", "aeq-weight-int4", device="xnnpack")
