@@ -1,4 +1,5 @@
-"""``qbench``: list the axes, pre-build the cache, report and gate saved benchmark runs, keep them in a store."""
+"""``qbench``: list the axes, pre-build the cache, explain a mode layer by layer, report and gate saved benchmark runs,
+keep them in a store."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"  {task.id:<16} {task.description}")
     print("modes:")
     for mode in modes.MODES.values():
-        print(f"  {mode.id:<18} {mode.backend:<10} {mode.family:<6} {mode.description}")
+        print(f"  {mode.id:<24} {mode.backend:<10} {mode.family:<6} {mode.description}")
     print("devices:")
     for device in runtime.DEVICES.values():
         print(f"  {device.id:<16} {device.description}")
@@ -64,6 +65,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from qbench.explain.command import write
+
+    chosen = settings.parse(lambda option: getattr(args, option.dest, None))
+    ws = open_workspace(chosen)
+    model_id, mode_id = ws.model(args.model_id).id, modes.get(args.mode_id).id  # unknown ids: the usual error
+    try:
+        written = write(ws, model_id, mode_id, args.out, args.device, args.samples, args.top)
+    except NotApplicable as exc:
+        raise QbenchError(f"{model_id} {mode_id} does not exist: {exc.problem}", exc.fix) from None
+    print(written.markdown)
+    print(f"wrote {written.table}, {written.data} and {written.figure}")
+    return 0
+
+
 def cmd_gate(args: argparse.Namespace) -> int:
     from qbench.gate import GateConfig, gate
 
@@ -89,6 +105,20 @@ def cmd_store(args: argparse.Namespace) -> int:
     return commands.ACTIONS[args.action](args)
 
 
+def settings_int(flag: str):
+    from qbench.options import positive_int
+
+    parse = positive_int(flag)
+
+    def checked(text: str) -> int:
+        try:
+            return parse(text)
+        except QbenchError as exc:
+            raise argparse.ArgumentTypeError(exc.problem) from None
+
+    return checked
+
+
 GATE_OVERRIDES = ("accuracy_tol", "pixel_accuracy_tol", "miou_tol", "snr_db_tol", "size_tol", "latency_ratio_tol",
                   "raw", "raw_alpha", "raw_min_shift", "fail_on_missing")
 
@@ -111,6 +141,25 @@ def main(argv: list[str] | None = None) -> int:
                         "(e.g. 'sqlite:///.benchmarks/qbench.db?machine=this&latest=5'; README: Results store)")
     report.add_argument("--out", type=Path, default=Path("qbench-report"), help="output folder")
     report.set_defaults(func=cmd_report)
+
+    explain = sub.add_parser("explain", help="which layers of a quantized mode lose the most against float32: "
+                             "a table of the worst, a figure per layer and the full table as JSON (README: Explain)")
+    explain.add_argument("model_id", metavar="MODEL")
+    explain.add_argument("mode_id", metavar="MODE")
+    explain.add_argument("--device", default="builtin", help="kernels to compare on: builtin (default) or reference "
+                         "(a delegate such as XNNPACK hides its intermediate tensors)")
+    explain.add_argument("--out", type=Path, default=Path("qbench-report"),
+                         help="report folder; files go to OUT/explain/ (default: qbench-report)")
+    explain.add_argument("--samples", type=settings_int("--samples"), default=8,
+                         help="compare on the first N evaluation samples (default 8)")
+    explain.add_argument("--top", type=settings_int("--top"), default=5, help="worst layers in the table (default 5)")
+    for option in settings.for_stage(BUILD):
+        if option.dest in ("models", "modes"):
+            continue
+        kwargs = {"action": "store_true"} if option.flag else {
+            "action": "append" if option.repeat else "store", "metavar": option.metavar}
+        explain.add_argument(f"--{option.name}", dest=option.dest, help=option.help, **kwargs)
+    explain.set_defaults(func=cmd_explain, models=None, modes=None)
 
     gate = sub.add_parser("gate", help="exit 1 if CURRENT regresses against BASELINE (accuracy, size, latency)")
     gate.add_argument("baseline", help="a run file, or a store selecting one run (e.g. STORE?machine=this&latest=1)")

@@ -5,7 +5,8 @@ The quality gates compare quality, and a float model keeps its quality: a mode t
 dynamic range, 16x8 to int8 activations) would pass them all. The contract reads what the file contains
 (``qbench.tflite_file``): the dtype and granularity of each covered op's weights, the dtype of its output, and the
 model's input and output dtypes. Weights smaller than the mode's threshold are exempt, as the mode leaves them
-float32; ops in ``exempt`` (layers a mixed-precision search kept at higher precision) too.
+float32; ops whose output is named in ``exempt`` (layers a mixed-precision search kept at higher precision: a
++budget artifact's ``kept_outputs``) too.
 """
 
 from __future__ import annotations

@@ -10,7 +10,11 @@ Each mode also says
   model's own tensors (thesis §3.3: int8 weights are 1/4 of float32, float16 1/2, int4 1/8);
 - what its artifact must contain (``Contract``): weight dtypes per op kind, activation and I/O dtypes. A conversion
   that quantized nothing, or fell back to a weaker scheme, is caught by ``benchmarks/test_contract.py`` by name;
-- its quality family (``FAMILIES``), which sets the budget and floor each task holds it to.
+- its quality family (``FAMILIES``), which sets the budget and floor each task holds it to;
+- which higher precisions a layer may be kept at (``keep``): such a mode has a ``<id>+budget`` twin (backend
+  ``budget``, ``qbench/quantizers/budget.py``) that keeps the fewest worst layers at those precisions until the model
+  meets its quality budget. ``+budget`` modes are selectable like any other but not in the default selection: their
+  first build runs a search on the evaluation set.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ class Mode:
     family: str
     storage: Storage = field(default_factory=Storage)
     contract: Contract = field(default_factory=Contract)
+    #: precisions a budget search may keep one of its layers at, narrowest first ("int8": the same scheme with 8-bit
+    #: weights; "float": not quantized); () = the mode has no +budget variant
+    keep: tuple[str, ...] = ()
+    base: str | None = None  # a +budget mode: the lossy mode its search starts from
     default: bool = False  # in the default selection (the thesis's four modes; --qbench-modes all for every one)
 
     # what qbench.size reads (kept as properties so the size rules stay in one place)
@@ -81,6 +89,8 @@ class Mode:
 
 
 INT8_CONV = Storage(8, integer_bias=True)
+WIDER = ("int8", "float")  # a 4-bit layer goes to 8 bits first, then to float
+FLOAT = ("float",)
 MODES: dict[str, Mode] = {
     m.id: m
     for m in (
@@ -94,39 +104,56 @@ MODES: dict[str, Mode] = {
              Storage(16, bias_bytes=2, per_channel=False), Contract("float16"), default=True),
         Mode("int8", "full integer int8, uint8 input/output (thesis)", "converter", "int8", True, "8bit",
              INT8_CONV, Contract("int8", granularity="per-channel", activations="int8", io=("uint8", "uint8")),
-             default=True),
+             keep=FLOAT, default=True),
         Mode("int8-float-io", "full integer int8, float input/output", "converter", "int8-float-io", True, "8bit",
-             INT8_CONV, Contract("int8", granularity="per-channel", activations="int8")),
+             INT8_CONV, Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT),
         Mode("int16x8", "int16 activations, int8 weights", "converter", "int16x8", True, "16bit",
              Storage(8, bias_bytes=8, integer_bias=True),
              Contract("int8", granularity="per-channel", activations="int16")),
         # ai-edge-quantizer on the float32 .tflite
         Mode("aeq-dynamic-int8", "AEQ dynamic range: int8 per-channel weights, float activations (dynamic_wi8_afp32)",
-             "aeq", "dynamic_wi8_afp32", False, "8bit", Storage(8), Contract("int8", granularity="per-channel")),
+             "aeq", "dynamic_wi8_afp32", False, "8bit", Storage(8), Contract("int8", granularity="per-channel"),
+             keep=FLOAT),
         Mode("aeq-weight-int8", "AEQ weight-only int8, dequantized to float compute (weight_only_wi8_afp32)",
              "aeq", "weight_only_wi8_afp32", False, "8bit", Storage(8),
-             Contract("int8", granularity="per-channel")),
+             Contract("int8", granularity="per-channel"), keep=FLOAT),
         Mode("aeq-weight-int4", "AEQ weight-only int4 on conv/dense layers (weight_only_wi4_afp32)",
              "aeq", "weight_only_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
-             Contract("int4", ops=CONV_FC, granularity="per-channel")),
+             Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER),
         Mode("aeq-dynamic-int4", "AEQ dynamic range int4 weights on conv/dense layers (dynamic_wi4_afp32)",
              "aeq", "dynamic_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
-             Contract("int4", ops=CONV_FC, granularity="per-channel")),
+             Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER),
         Mode("aeq-int4-block32", "AEQ dynamic int4 dense weights, one scale per 32 (dynamic_wi4b32_afp32)",
              "aeq", "dynamic_wi4b32_afp32", False, "4bit",
              Storage(4, ops=frozenset({"FULLY_CONNECTED"}), per_channel=False, block_size=32),
-             Contract("int4", ops=frozenset({"FULLY_CONNECTED"}), granularity="blockwise")),
+             Contract("int4", ops=frozenset({"FULLY_CONNECTED"}), granularity="blockwise"), keep=WIDER),
         Mode("aeq-int8", "AEQ static int8 activations and weights, int8 input/output (static_wi8_ai8)",
              "aeq", "static_wi8_ai8", True, "8bit", INT8_CONV,
-             Contract("int8", granularity="per-channel", activations="int8", io=("int8", "int8"))),
+             Contract("int8", granularity="per-channel", activations="int8", io=("int8", "int8")), keep=FLOAT),
         Mode("aeq-int8-float-io", "AEQ static int8, float input/output (static_wi8_ai8, I/O left float)",
              "aeq", "static_wi8_ai8_float_io", True, "8bit", INT8_CONV,
-             Contract("int8", granularity="per-channel", activations="int8")),
+             Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT),
         Mode("aeq-int16x8", "AEQ int16 activations, int8 weights, int16 input/output (static_wi8_ai16)",
              "aeq", "static_wi8_ai16", True, "16bit", Storage(8, bias_bytes=8, integer_bias=True),
-             Contract("int8", granularity="per-channel", activations="int16", io=("int16", "int16"))),
+             Contract("int8", granularity="per-channel", activations="int16", io=("int16", "int16")), keep=FLOAT),
     )
 }
+
+
+BUDGET_SUFFIX = "+budget"
+#: how a layer a budget search kept stores its weights (``qbench.size`` predicts a +budget artifact with these)
+KEPT_STORAGE = {"int8": Storage(8), "float": Storage()}
+
+
+def budgeted(mode: Mode) -> Mode:
+    """``<mode>+budget``: the same storage rules, contract and family (the kept layers are exempt from the contract
+    and sized by ``KEPT_STORAGE``, both read from the artifact's ``kept_layers``), built by a search."""
+    return Mode(mode.id + BUDGET_SUFFIX, f"{mode.id}, worst layers kept at {' then '.join(mode.keep)} until the model "
+                f"meets its quality budget", "budget", mode.id, mode.calibrated, mode.family, mode.storage,
+                mode.contract, base=mode.id, default=False)
+
+
+MODES.update({b.id: b for b in (budgeted(m) for m in list(MODES.values()) if m.keep)})
 
 
 def get(mode_id: str) -> Mode:

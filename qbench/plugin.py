@@ -57,6 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
         progress.set_sink(_terminal_sink(config))
     try:
         chosen = settings.parse(lambda option: config.getoption(f"qbench_{option.dest}"))
+        if chosen.explain and chosen.bundle:
+            raise QbenchError("--qbench-explain needs the build machine's cache; a bundle carries no explanations",
+                              "explain on the build machine (`qbench explain MODEL MODE`), or drop --qbench-explain")
         ws = BundleWorkspace(chosen.bundle, chosen) if chosen.bundle else open_workspace(chosen)
         ws.eval_limit = chosen.eval_limit
         config.stash[WORKSPACE] = ws

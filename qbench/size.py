@@ -6,7 +6,8 @@ weight tensors under 1024 elements in float32 (MobileNet's depthwise kernels, fo
 int4 recipes leave depthwise kernels float32 and pack two int4 weights per byte. So we read the float32 model's
 constant tensors (``qbench.tflite_file``, no interpreter) and apply each mode's storage rules (``Mode.storage``):
 the prediction then holds for MNIST and DeepLab alike, within the metadata a converter adds, which
-``allowance`` bounds.
+``allowance`` bounds. Layers a budget search kept at higher precision (``kept``: output tensor name -> precision)
+follow that precision's rules (``qbench.modes.KEPT_STORAGE``) instead of the mode's.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
-from qbench.modes import Mode
+from qbench.modes import KEPT_STORAGE, Mode
 from qbench.tflite_file import TfliteModel
 
 PER_CHANNEL_BYTES = 4 + 8  # one float32 scale and one int64 zero point per output channel
@@ -31,6 +33,7 @@ class WeightedOp:
     weights: int  # float32 weight elements
     biases: int  # float32 bias elements
     channels: int  # output channels
+    name: str = ""  # output tensor name (how a budget search names the layers it kept)
 
 
 def _model(model: TfliteModel | Path) -> TfliteModel:
@@ -45,17 +48,20 @@ def weighted_ops(model: TfliteModel | Path) -> list[WeightedOp]:
         weight, bias = model.weights(op)
         elements = [t.elements if t is not None and t.dtype == "float32" and t.is_constant else 0
                     for t in (weight, bias)]
-        found.append(WeightedOp(op.opcode, elements[0], elements[1], int(model.tensors[op.outputs[0]].shape[-1])))
+        output = model.tensors[op.outputs[0]]
+        found.append(WeightedOp(op.opcode, elements[0], elements[1], int(output.shape[-1]), output.name))
     return found
 
 
-def predicted_bytes(reference: TfliteModel | Path, mode: Mode) -> int:
+def predicted_bytes(reference: TfliteModel | Path, mode: Mode, kept: Mapping[str, str] | None = None) -> int:
     """The float model's size minus what narrower weights and biases save, plus their quantization parameters.
-    ``reference`` is the float32 model the mode starts from (``Workspace.size_reference``)."""
-    rule = mode.storage
+    ``reference`` is the float32 model the mode starts from (``Workspace.size_reference``); ``kept``: layers stored
+    at another precision (a +budget artifact's ``kept_layers``)."""
     reference = _model(reference)
     size = reference.size
+    kept = kept or {}
     for op in weighted_ops(reference):
+        rule = KEPT_STORAGE[kept[op.name]] if op.name in kept else mode.storage
         if rule.weight_bits >= 32 or op.opcode not in rule.ops or op.weights < rule.min_weight_elements:
             continue
         size -= 4 * op.weights - math.ceil(op.weights * rule.weight_bits / 8)

@@ -179,17 +179,30 @@ class RunStage:
             "versions": {**run_versions(), "build": artifact.manifest.get("build_versions", {})},
             "arch": platform.machine(),
             "emulated": emulated(),
+            **({"kept_layers": artifact.manifest["kept_layers"], "budget_searched": artifact.manifest[
+                "budget_search"]["budget"]} if "kept_layers" in artifact.manifest else {}),
+            **self.explain_info(model_id, mode_id),
         }
+
+    def explain_info(self, model_id: str, mode_id: str) -> dict[str, Any]:
+        """The worst layers of a quantized mode (``extra_info["explain"]``) under ``--qbench-explain``; the build
+        machine's Workspace computes them (``qbench.explain``), a bundle carries none."""
+        return {}
 
     # what a model's files contain (no TensorFlow, no interpreter)
     def tflite_model(self, model_id: str, mode_id: str) -> TfliteModel:
         return TfliteModel.read(self.tflite(model_id, mode_id).path)
 
-    def size_reference(self, model_id: str, mode_id: str) -> TfliteModel:
-        """The float model a mode starts from (its backend says which), for size prediction."""
+    def float_reference(self, model_id: str, mode_id: str) -> bytes:
+        """The float model a mode starts from (its backend says which; a +budget mode's is its lossy mode's): what
+        its size is predicted from and its layers are explained against."""
         mode = modes.get(mode_id)
-        data = quantizers.get(mode.backend).size_reference(self, model_id)
-        return TfliteModel(data, f"{model_id} float model for {mode_id}")
+        origin = modes.get(mode.base) if mode.base else mode
+        return quantizers.get(origin.backend).size_reference(self, model_id)
+
+    def size_reference(self, model_id: str, mode_id: str) -> TfliteModel:
+        """The float model a mode starts from, for size prediction."""
+        return TfliteModel(self.float_reference(model_id, mode_id), f"{model_id} float model for {mode_id}")
 
     def float_model(self, model_id: str) -> TfliteModel:
         return self._once(("float-model", model_id), lambda: self.tflite_model(model_id, REFERENCE_MODE))
@@ -268,6 +281,13 @@ class Workspace(RunStage):
             )
 
         return self._once(("tflite", model_id, mode_id), make)
+
+    def explain_info(self, model_id: str, mode_id: str) -> dict[str, Any]:
+        if not self.settings.get("explain") or mode_id == REFERENCE_MODE:
+            return {}
+        from qbench.explain.cached import explanation
+
+        return {"explain": explanation(self, model_id, mode_id).result_info()}
 
 
 def rebuilt(kind: str, args: tuple, eval_limit: int | None, started: str) -> RunStage:

@@ -1,4 +1,5 @@
-"""Quantization backends by id (a mode names its backend): converter (TFLiteConverter), aeq (ai-edge-quantizer).
+"""Quantization backends by id (a mode names its backend): converter (TFLiteConverter), aeq (ai-edge-quantizer),
+budget (a lossy mode's layers kept wider until it meets the quality budget, through the other two).
 
 Adding one is a module with a ``BACKEND`` (``base.Backend``) and an entry here; its modes go in ``qbench.modes``.
 """
@@ -10,7 +11,8 @@ import importlib
 from qbench.errors import lookup
 from qbench.quantizers.base import Backend
 
-MODULES = {"converter": "qbench.quantizers.converter", "aeq": "qbench.quantizers.aeq"}
+MODULES = {"converter": "qbench.quantizers.converter", "aeq": "qbench.quantizers.aeq",
+           "budget": "qbench.quantizers.budget"}
 
 
 def get(backend_id: str) -> Backend:

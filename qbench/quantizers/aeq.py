@@ -12,6 +12,11 @@ quantize nothing), a model without a SignatureDef gets one (AEQ calibrates throu
 stored as constant + DEQUANTIZE (MediaPipe's face detector) become the float32 constants they decode to, exactly. A recipe that
 does not apply (AEQ refuses the model, or LiteRT cannot load what it made) is ``NotApplicable``: its cases skip
 with AEQ's or LiteRT's own reason, and that verdict is cached like an artifact.
+
+Single layers are kept at higher precision (the +budget modes) by per-op overrides appended to the recipe: AEQ
+matches an op by its scope (its output tensor names joined with ";" plus a trailing ";") and the last matching rule
+wins, so ``^<name>;`` with ``no_quantize`` keeps that op float, and the 8-bit recipe's rule under it keeps it 8-bit.
+A calibrated recipe is calibrated once per search and its statistics reused for every set of kept layers.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -59,6 +66,25 @@ def recipe_for(name: str) -> list[dict]:
             manager.add_quantization_config(".*", io_op, algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
         return manager.get_quantization_recipe()
     return getattr(recipe, name)()
+
+
+#: the recipe a 4-bit recipe's layers are kept at when a search keeps them at "int8" (``Mode.keep``)
+WIDER_RECIPES = {"weight_only_wi4_afp32": "weight_only_wi8_afp32", "dynamic_wi4_afp32": "dynamic_wi8_afp32",
+                 "dynamic_wi4b32_afp32": "dynamic_wi8_afp32"}
+
+
+def recipe_keeping(name: str, kept: Mapping[str, str]) -> list[dict]:
+    """The recipe ``name`` with each op in ``kept`` (output tensor name -> "int8" | "float") overridden."""
+    rules = list(recipe_for(name))
+    for tensor, precision in kept.items():
+        scope = f"^{re.escape(tensor)};"
+        if precision == "float":
+            rules.append({"regex": scope, "operation": "*", "algorithm_key": "no_quantize", "op_config": {}})
+        elif precision == "int8" and name in WIDER_RECIPES:
+            rules += [{**rule, "regex": scope} for rule in recipe_for(WIDER_RECIPES[name]) if rule["regex"] == ".*"]
+        else:
+            raise QbenchError(f"cannot keep {tensor} at {precision!r} in recipe {name}", "keep it at float")
+    return rules
 
 
 def normalize(data: bytes) -> bytes:
@@ -190,27 +216,9 @@ class AeqBackend(Backend):
         }
 
     def build(self, ws, model_id, mode, path: Path) -> dict[str, Any]:
-        _, _, quantizer, _, _ = _aeq()
-        float_path = ws.tflite(model_id, REFERENCE_MODE).path
-        data = normalize(float_path.read_bytes())
+        data = normalize(ws.tflite(model_id, REFERENCE_MODE).path.read_bytes())
         calibration = self._calibration(ws, model_id, mode)
-        chatter = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(chatter), contextlib.redirect_stdout(chatter), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # LiteRT warns about its debug option AEQ calibrates with
-                q = quantizer.Quantizer(bytearray(data), recipe_for(mode.recipe))
-                result = None
-                if q.need_calibration:
-                    result = q.calibrate({signature_of(data): self._samples(data, calibration)},
-                                         num_threads=os.cpu_count() or 1)
-                quantized = bytes(q.quantize(result, enable_progress_bar=False,
-                                             enable_progress_report=False).quantized_model)
-        except (ValueError, RuntimeError, KeyError, NotImplementedError) as exc:  # AEQ's "this recipe does not fit"
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
-            raise NotApplicable(f"ai-edge-quantizer cannot make {mode.id} ({mode.recipe}) of {model_id}: {reason}",
-                                "choose another mode for this model") from None
-        self._check_loads(quantized, model_id, mode)
-        path.write_bytes(quantized)
+        path.write_bytes(self._quantize(data, recipe_for(mode.recipe), calibration, model_id, mode))
         return {
             "model": model_id,
             "mode": mode.id,
@@ -219,6 +227,42 @@ class AeqBackend(Backend):
             "calibration_samples": 0 if calibration is None else len(calibration),
             "aeq_version": installed("ai-edge-quantizer"),
         }
+
+    @contextmanager
+    def keeper(self, ws, model_id, mode):
+        data = normalize(ws.tflite(model_id, REFERENCE_MODE).path.read_bytes())
+        calibration = self._calibration(ws, model_id, mode)
+        statistics: dict[str, Any] = {}  # one calibration for the whole search
+
+        def build(kept: Mapping[str, str]) -> bytes:
+            return self._quantize(data, recipe_keeping(mode.recipe, kept), calibration, model_id, mode, statistics)
+
+        yield build
+
+    def _quantize(self, data: bytes, recipe: list[dict], calibration, model_id: str, mode: Mode,
+                  statistics: dict | None = None) -> bytes:
+        """AEQ's model for ``recipe``; ``statistics`` keeps the calibration result across calls."""
+        _, _, quantizer, _, _ = _aeq()
+        chatter = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(chatter), contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # LiteRT warns about its debug option AEQ calibrates with
+                q = quantizer.Quantizer(bytearray(data), recipe)
+                result = None
+                if q.need_calibration:
+                    statistics = {} if statistics is None else statistics
+                    if "result" not in statistics:
+                        statistics["result"] = q.calibrate({signature_of(data): self._samples(data, calibration)},
+                                                           num_threads=os.cpu_count() or 1)
+                    result = statistics["result"]
+                quantized = bytes(q.quantize(result, enable_progress_bar=False,
+                                             enable_progress_report=False).quantized_model)
+        except (ValueError, RuntimeError, KeyError, NotImplementedError) as exc:  # AEQ's "this recipe does not fit"
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
+            raise NotApplicable(f"ai-edge-quantizer cannot make {mode.id} ({mode.recipe}) of {model_id}: {reason}",
+                                "choose another mode for this model") from None
+        self._check_loads(quantized, model_id, mode)
+        return quantized
 
     def _samples(self, data: bytes, calibration: np.ndarray) -> list[dict[str, np.ndarray]]:
         name, dtype = next(iter(runtime.signature_inputs(data, signature_of(data)).items()))

@@ -3,16 +3,22 @@
 A backend is one module under ``qbench/quantizers/`` and one entry in ``BACKENDS`` (``__init__.py``). The Workspace
 asks it for the cache key of a model x mode (everything that determines the artifact's bytes), whether the mode
 applies at all (a converter mode needs a Keras / SavedModel / frozen-graph source; an AEQ recipe needs float32
-weights), and to build the artifact on a cache miss.
+weights), and to build the artifact on a cache miss. A backend that can quantize all but a chosen set of layers
+offers ``keeper`` for the budgeted mixed-precision search (``qbench.explain.search``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from qbench.errors import NotApplicable
 from qbench.modes import Mode
+
+#: builds a mode's model bytes with some layers (output tensor name -> precision from ``Mode.keep``) kept wider
+Keeper = Callable[[Mapping[str, str]], bytes]
 
 if TYPE_CHECKING:
     from qbench.workspace import Workspace
@@ -36,3 +42,9 @@ class Backend(ABC):
     @abstractmethod
     def build(self, ws: Workspace, model_id: str, mode: Mode, path: Path) -> dict[str, Any]:
         """Write the artifact at ``path``; return facts for its cache manifest."""
+
+    def keeper(self, ws: Workspace, model_id: str, mode: Mode) -> AbstractContextManager[Keeper]:
+        """A context giving a function that builds ``mode`` with the layers it is given kept at higher precision.
+        A context because it may hold state across calls (a calibration, an unpacked SavedModel)."""
+        raise NotApplicable(f"the {self.id} backend cannot keep single layers of {mode.id} at higher precision",
+                            "choose a mode whose backend can (qbench list: modes with a +budget variant)")

@@ -3,14 +3,22 @@ into one mode's .tflite bytes. The thesis's six modes, one small converter-confi
 
 The only backend that imports TensorFlow (with the model builders), and only inside functions, so the run stage
 can import everything else without it.
+
+Single layers of the full-integer modes are kept float (the +budget modes) through TensorFlow's
+``tf.lite.experimental.QuantizationDebugger``: it calibrates once with the converter as configured, and its
+calibrated model is quantized again for every set of kept layers with those layers' output tensors as
+``denylisted_nodes`` -- by ``mlir_quantize`` with the mode's input/output types, the call the converter itself
+makes (the debugger's own ``get_nondebug_quantized_model`` always leaves float inputs and outputs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -87,6 +95,12 @@ def convert(source: Path, source_format: str, mode: Mode, calibration: np.ndarra
 
         with tempfile.TemporaryDirectory() as tmp:  # must outlive converter.convert(), which rereads it
             return convert(unpack_saved_model(source, Path(tmp)), source_format, mode, calibration, **args)
+    with _failures(source, mode):
+        return _configured(source, source_format, mode, calibration, args).convert()
+
+
+def _configured(source: Path, source_format: str, mode: Mode, calibration: np.ndarray | None, args: dict[str, Any]):
+    """A converter set up for ``mode`` (its representative dataset reads ``calibration``)."""
     if mode.calibrated and (calibration is None or len(calibration) == 0):
         raise QbenchError(f"mode {mode.id} needs calibration data and none was given", "provide a representative set")
     tf = tensorflow()
@@ -95,14 +109,49 @@ def convert(source: Path, source_format: str, mode: Mode, calibration: np.ndarra
         for sample in calibration:
             yield [sample[None].astype(np.float32)]
 
+    converter = _converter(tf, source, source_format, args)
+    RECIPES[mode.recipe](converter, tf, representative_dataset)
+    return converter
+
+
+@contextlib.contextmanager
+def _failures(source: Path, mode: Mode) -> Iterator[None]:
     try:
-        converter = _converter(tf, source, source_format, args)
-        RECIPES[mode.recipe](converter, tf, representative_dataset)
-        return converter.convert()
+        yield
     except QbenchError:
         raise
     except Exception as exc:  # the converter raises many types, all meaning "this model/mode does not convert"
         raise QbenchError(f"converting {source.name} to {mode.id} failed: {exc}", "check the model's ops") from None
+
+
+@contextlib.contextmanager
+def keeping(source: Path, source_format: str, mode: Mode, calibration: np.ndarray, **args: Any):
+    """A function that quantizes ``mode`` with the given layers (output tensor names) left float; one calibration
+    (QuantizationDebugger's) serves every call."""
+    tf = tensorflow()
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    with contextlib.ExitStack() as stack:
+        if source_format == "saved_model" and source.is_file():  # the cache keeps SavedModels as one tar file
+            from qbench.models.imported.formats import unpack_saved_model
+
+            source = unpack_saved_model(source, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        with _failures(source, mode), warnings.catch_warnings():
+            # the debugger's own tf.lite.Interpreter warns that it is deprecated for LiteRT: not ours to fix
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated", category=UserWarning)
+            converter = _configured(source, source_format, mode, calibration, args)
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=converter.representative_dataset)
+        io = [getattr(converter, f"inference_{end}_type", None) or tf.float32 for end in ("input", "output")]
+
+        def build(kept: Mapping[str, str]) -> bytes:
+            if any(precision != "float" for precision in kept.values()):
+                raise QbenchError(f"{mode.id} keeps layers at float only, not {set(kept.values())}", "keep them float")
+            with _failures(source, mode):
+                return mlir_quantize(debugger.calibrated_model, input_data_type=io[0], output_data_type=io[1],
+                                     denylisted_nodes=sorted(kept) or None)
+
+        yield build
 
 
 class ConverterBackend(Backend):
@@ -137,5 +186,16 @@ class ConverterBackend(Backend):
             "build_versions": build_versions(),
         }
 
+
+    def keeper(self, ws, model_id, mode):
+        spec = ws.model(model_id)
+        if mode.recipe not in KEEPABLE or spec.source_format not in ("keras", "saved_model"):
+            return super().keeper(ws, model_id, mode)  # the debugger takes TF2 converters only
+        return keeping(ws.source(model_id).path, spec.source_format, mode, ws.calibration_set(model_id),
+                       **spec.converter_args())
+
+
+#: the recipes QuantizationDebugger can keep single layers of (it debugs int8 only, even when asked for 16x8)
+KEEPABLE = frozenset({"int8", "int8-float-io"})
 
 BACKEND = ConverterBackend()

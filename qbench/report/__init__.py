@@ -2,7 +2,8 @@
 
 Reads pytest-benchmark JSON files that carry qbench's extra_info (see ``load.py``), or runs from a results
 store (``qbench.store``), and writes tables.md, one PNG per figure and index.html into one directory;
-several runs of one machine add trend figures (``trends.py``).
+several runs of one machine add trend figures (``trends.py``). It opens with the recommendation per model, machine
+and device (``recommend.py``) and lists the ``qbench explain`` outputs found in the folder (``explanations.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qbench.errors import QbenchError
+from qbench.report.explanations import find as find_explanations
 from qbench.report.load import load_runs
+from qbench.report.recommend import recommendation_table
 from qbench.report.tables import model_table, runs_table, to_markdown
 
 if TYPE_CHECKING:
@@ -44,14 +47,17 @@ def write_report(sources: list[str | Path], out: Path, gate_config: "GateConfig 
     except OSError as e:
         raise QbenchError(f"cannot create the report directory {out}: {e}", "choose another --out directory") from None
     models = sorted({m for r in runs for m in r.models})
-    overview, tables = runs_table(runs), [model_table(m, runs) for m in models]
+    advice, overview, tables = recommendation_table(runs), runs_table(runs), [model_table(m, runs) for m in models]
     written, skipped = render_figures(runs, out)
     trends, not_drawn = render_trends(runs, out, gate_config)
     written, skipped = written + trends, skipped + not_drawn
-    markdown = to_markdown([overview, *tables])
+    explained = find_explanations(out)
+    if explained:
+        skipped += explained.skipped
+    markdown = to_markdown([advice, overview, *tables, *([explained.table] if explained else [])])
     (out / "tables.md").write_text(markdown, encoding="utf-8")
     per_model = [(t, [w for w in written if w.model == m]) for m, t in zip(models, tables)]
-    (out / "index.html").write_text(render_index(overview, per_model, skipped), encoding="utf-8")
+    (out / "index.html").write_text(render_index(overview, per_model, skipped, advice, explained), encoding="utf-8")
     return ReportResult(out, markdown, out / "tables.md", out / "index.html", [w.path for w in written], skipped)
 
 

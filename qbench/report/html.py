@@ -35,14 +35,23 @@ def _figure(f: Written) -> str:
             f"<figcaption>{escape(f.caption)} ({escape(f.path.name)})</figcaption></figure>")
 
 
-def render_index(runs: Table, models: list[tuple[Table, list[Written]]], skipped: list[str]) -> str:
+def render_index(runs: Table, models: list[tuple[Table, list[Written]]], skipped: list[str],
+                 advice: Table | None = None, explained=None) -> str:
+    """``advice``: the recommendation table (first); ``explained``: ``explanations.Found`` (last), or None."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>qbench report</title>", f"<style>{CSS}</style></head><body>",
-             "<h1>qbench report</h1>", "<h2>Runs</h2>", _table(runs)]
+             "<title>qbench report</title>", f"<style>{CSS}</style></head><body>", "<h1>qbench report</h1>"]
+    if advice is not None:
+        parts += [f"<h2>{escape(advice.title)}</h2>", _table(advice)]
+    parts += ["<h2>Runs</h2>", _table(runs)]
     if skipped:
         items = "".join(f"<li>{escape(s)}</li>" for s in skipped)
         parts.append(f'<h2>Figures not drawn</h2><ul class="note">{items}</ul>')
     for table, figures in models:
         parts += [f"<h2>{escape(table.title)}</h2>", _table(table), *map(_figure, figures)]
+    if explained is not None:
+        parts += [f"<h2>{escape(explained.table.title)}</h2>", _table(explained.table)]
+        parts += [f'<figure><a href="{escape(quote(src), quote=True)}"><img src="{escape(quote(src), quote=True)}" '
+                  f'alt="{escape(caption, quote=True)}"></a><figcaption>{escape(caption)} ({escape(src)})</figcaption>'
+                  "</figure>" for src, caption in explained.figures]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -1,0 +1,166 @@
+"""Budgeted mixed precision: keep the fewest worst layers of a lossy mode at higher precision until it meets the budget.
+
+Greedy, by the per-layer error ``qbench.explain`` measures: while the model misses its quality budget on the
+evaluation set, explain the current model and raise the quantized layer that adds the most error (lowest
+``added_snr_db``) one step along its mode's ``keep`` precisions (int4 -> int8 -> float, or int8 -> float); rebuild,
+evaluate. A step must pay for itself: if the raised layer does not improve quality (errors of several layers can
+cancel, and removing one can make the output worse), the next-ranked layer is tried instead, up to ``TRIALS`` per
+step, and only when none improves is the least bad of them kept. A model that meets the budget as it is keeps no
+layer and is the lossy mode's artifact byte for byte. Every trial is recorded (kept layers, bytes, quality,
+accepted or not), so the search result is a reproducible artifact.
+
+Quality is judged as the matrix judges it: the task's rules for the mode's family against float32, on the *whole*
+evaluation set (not ``--qbench-eval-limit``'s head), on every device of ``SEARCH_DEVICES`` (XNNPACK and the
+built-in kernels; both must meet it). The budget is the task's unless ``--qbench-budget-target`` gives another.
+The search therefore selects layers on the evaluation set itself: the quality it reaches there is what it was
+tuned for, like any budget met by choice.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from qbench import modes, quantizers
+from qbench.errors import NotApplicable
+from qbench.explain.cached import REFERENCE_MODE, SAMPLES, explanation, float_model, samples_of
+from qbench.explain.compare import compare
+from qbench.measure import evaluate
+from qbench.runtime import Runner, get
+from qbench.tasks.base import Budget, Task
+
+if TYPE_CHECKING:
+    from qbench.modes import Mode
+    from qbench.workspace import Workspace
+
+SEARCH_DEVICES = ("xnnpack", "builtin")  # both kernel families the matrix runs quickly; each must meet the budget
+NOT_KEPT = frozenset({"QUANTIZE", "DEQUANTIZE"})  # the mode's own conversions, not layers
+TRIALS = 3  # layers tried per step, worst first, until one improves quality
+
+
+def task_for(ws: Workspace, model_id: str, family: str) -> Task:
+    """The model's task, with the budget of ``family`` replaced by ``--qbench-budget-target`` when it names the task."""
+    task = ws.task(model_id)
+    targets = ws.settings.get("budget_target") or {}
+    target = targets.get(task.id, targets.get("*"))
+    if target is None:
+        return task
+    changed = copy.copy(task)
+    changed.budgets = {**task.budgets, family: Budget(float(target), task.budget_for(family).floor)}
+    return changed
+
+
+def target_of(ws: Workspace, model_id: str, family: str) -> float:
+    return task_for(ws, model_id, family).budget_for(family).budget
+
+
+@dataclass
+class Step:
+    kept: dict[str, str]  # output tensor name -> precision
+    changed: str | None  # the layer this step raised (None: the lossy mode as it is)
+    bytes: int
+    quality: dict[str, float]  # device -> the task's primary metric
+    within_budget: bool
+    seconds: float
+    accepted: bool = True  # False: a trial the search did not keep (it did not improve quality)
+
+    @property
+    def score(self) -> float:
+        return min(self.quality.values())
+
+    def record(self) -> dict[str, Any]:
+        return {"kept": dict(self.kept), "changed": self.changed, "bytes": self.bytes, "quality": self.quality,
+                "within_budget": self.within_budget, "accepted": self.accepted, "seconds": round(self.seconds, 2)}
+
+
+@dataclass
+class Search:
+    """One search; ``run`` returns the chosen model's bytes."""
+
+    ws: Workspace
+    model_id: str
+    mode: Mode
+    steps: list[Step] = field(default_factory=list)
+    budget: str = ""
+
+    def run(self) -> bytes:
+        ws, model_id, base = self.ws, self.model_id, modes.get(self.mode.base)
+        task = task_for(ws, model_id, base.family)
+        data = ws.eval_set(model_id)
+        batch = ws.model(model_id).eval_batch
+        floors = ws.model(model_id).floors_for(ws)
+        references = {d: evaluate(Runner(ws.tflite(model_id, REFERENCE_MODE).path, get(d)), data, task, batch)
+                      for d in SEARCH_DEVICES}
+
+        def judge(kept: dict[str, str], changed: str | None, path: Path, start: float) -> Step:
+            quality, met = {}, True
+            for device, ref in references.items():
+                result = evaluate(Runner(path, get(device)), data, task, batch, ref.predictions).result
+                verdict = task.judge(result, ref.result, base.family, floors, is_reference=False)
+                quality[device] = result[task.primary]
+                met = met and bool(verdict.within_budget)
+                self.budget = verdict.budget
+            return Step(dict(kept), changed, path.stat().st_size, quality, met, time.perf_counter() - start)
+
+        artifact = ws.tflite(model_id, base.id)
+        self.steps.append(current := judge({}, None, artifact.path, time.perf_counter()))
+        if current.within_budget:
+            return artifact.path.read_bytes()
+        backend = quantizers.get(base.backend)
+        reference, inputs = float_model(ws, model_id, base.id), samples_of(ws, model_id)
+        with backend.keeper(ws, model_id, base) as keep, tempfile.TemporaryDirectory(prefix="qbench-budget-") as tmp:
+            table = explanation(ws, model_id, base.id)  # the lossy mode's own, cached for `qbench explain` too
+            while True:
+                candidates = self._candidates(table, base, current.kept)
+                if not candidates:
+                    done = (f"keeping all {len(current.kept)} quantized layers at {base.keep[-1]}" if current.kept
+                            else "no layer of its per-layer table can be kept wider")
+                    raise NotApplicable(f"{self.mode.id} of {model_id}: {done} still misses the budget ({self.budget}; "
+                                        f"{self._quality(current.quality)})",
+                                        "the loss is not in single layers: choose a wider mode")
+                tried: list[tuple[Step, Path]] = []
+                for layer in candidates[:TRIALS]:
+                    start = time.perf_counter()
+                    kept = {**current.kept, layer: _next(base.keep, current.kept.get(layer))}
+                    path = Path(tmp) / f"step-{len(self.steps)}.tflite"
+                    path.write_bytes(keep(kept))
+                    step = judge(kept, layer, path, start)
+                    step.accepted = False
+                    self.steps.append(step)
+                    tried.append((step, path))
+                    if step.within_budget or step.score > current.score:
+                        break
+                step, path = next(((s, p) for s, p in tried if s.within_budget or s.score > current.score),
+                                  max(tried, key=lambda t: t[0].score))  # none improved: the least bad still widens
+                step.accepted, current = True, step
+                if current.within_budget:
+                    return path.read_bytes()
+                table = compare(reference, path, inputs, model=model_id, mode=self.mode.id)
+
+    def _candidates(self, table, base: Mode, kept: Mapping[str, str]) -> list[str]:
+        """The quantized layers that can still be raised a step, the one adding the most error first."""
+        return [layer.tensor for layer in table.ranked()
+                if layer.quantized and layer.op not in NOT_KEPT and layer.added_snr_db is not None
+                and _next(base.keep, kept.get(layer.tensor)) is not None]
+
+    @staticmethod
+    def _quality(quality: Mapping[str, float]) -> str:
+        return ", ".join(f"{v:.4f} on {d}" for d, v in quality.items())
+
+    def record(self) -> dict[str, Any]:
+        last = [s for s in self.steps if s.accepted][-1]
+        return {"base": self.mode.base, "budget": self.budget, "devices": list(SEARCH_DEVICES), "samples": SAMPLES,
+                "trials_per_step": TRIALS, "kept_layers": dict(last.kept), "bytes": last.bytes,
+                "quality": last.quality, "steps": [s.record() for s in self.steps]}
+
+
+def _next(ladder: tuple[str, ...], current: str | None) -> str | None:
+    """The precision after ``current`` on the mode's ladder (the first when not kept yet; None at the top)."""
+    if current is None:
+        return ladder[0] if ladder else None
+    position = ladder.index(current)
+    return ladder[position + 1] if position + 1 < len(ladder) else None
