@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from qbench.errors import QbenchError
-from qbench.options import BUILD, RUN, Option, Settings, positive_int
+from qbench.options import RUN, Option, Settings, positive_int
 
 #: Options of the suite as a whole; models and datasets declare theirs in their own modules.
 GENERAL: tuple[Option, ...] = (
@@ -61,20 +61,6 @@ def parse_targets(text: str) -> dict[str, float]:
     if not targets:
         raise QbenchError("--budget-target is empty", "give e.g. segmentation=0.99")
     return targets
-
-
-def declared() -> tuple[Option, ...]:
-    """Every option: the general ones, then each dataset's and each built-in model's (no duplicates)."""
-    from qbench.data import registry as datasets
-    from qbench.models import registry as models
-
-    found: dict[str, Option] = {}
-    for option in (*GENERAL, *datasets.options(), *models.options()):
-        if found.setdefault(option.name, option) is not option:
-            raise QbenchError(f"option --{option.name} is declared twice", "give each option its own name")
-    return tuple(found.values())
-
-
 
 
 def declared() -> tuple[Option, ...]:

@@ -17,15 +17,13 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from qbench.cache import sha256_file
-from qbench.data.base import Data, DatasetKind
-from qbench.data.labels import IGNORE, class_names, train_id_lut
+from qbench.data.base import Data, DatasetKind, _file_sha256
+from qbench.data.labels import class_names, train_id_lut
 from qbench.errors import QbenchError
 from qbench.options import Option, positive_int
 
@@ -110,12 +108,6 @@ def list_frames(root: Path | str | None, split: str = "val", frames: int | None 
         )
     names = sorted(images)[:frames]
     return [Frame(n, images[n], labels[n]) for n in names]
-
-
-@lru_cache(maxsize=4096)
-def _file_sha256(path: Path, size: int, mtime_ns: int) -> str:
-    """Memoized on the file's stat signature: a session computes keys many times, the bytes once."""
-    return sha256_file(path)
 
 
 def digest(frames: list[Frame], height: int, width: int) -> str:

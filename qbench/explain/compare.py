@@ -23,67 +23,24 @@ from qbench import runtime
 from qbench.errors import QbenchError
 from qbench.explain.layers import Explanation, Layer, channel_snr, common_prefix, short_label, snr_from_energy
 from qbench.explain.twins import counterparts, instrument
-from qbench.quantize import QuantParams, quantize
+from qbench.runtime.tapped import TappedInterpreter
 from qbench.tflite_file import TfliteModel
 
-#: devices whose intermediate tensors can be read -> LiteRT op resolver
-RESOLVERS = {"builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "reference": "BUILTIN_REF"}
+#: devices whose intermediate tensors can be read (Interpreter devices without a delegate)
+READABLE = ("builtin", "reference")
 DEFAULT_DEVICE = "builtin"
 
 
 def resolver_for(device_id: str) -> str:
-    runtime.get(device_id)  # an unknown id is the usual error listing the devices
-    try:
-        return RESOLVERS[device_id]
-    except KeyError:
+    """The kernels a per-layer comparison runs on ``device_id`` (refusing a delegate, which hides its tensors)."""
+    device = runtime.get(device_id)  # an unknown id is the usual error listing the devices
+    if device_id not in READABLE:
         raise QbenchError(
             f"per-layer errors cannot be read on {device_id!r}: a delegate (XNNPACK) runs its partitions as one "
             "fused node and never writes their intermediate tensors",
-            f"explain on {' or '.join(RESOLVERS)} (the same ops without a delegate)",
-        ) from None
-
-
-class _Tapped:
-    """One model in an Interpreter that keeps all tensors, fed one sample at a time."""
-
-    def __init__(self, data: bytes, origin: str, resolver: str):
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        self.file = TfliteModel(data, origin)
-        try:
-            self.interpreter = Interpreter(model_content=data, num_threads=1,
-                                           experimental_op_resolver_type=OpResolverType[resolver],
-                                           experimental_preserve_all_tensors=True)
-            self.input = self.interpreter.get_input_details()[0]
-            if list(self.input["shape"][:1]) != [1]:
-                self.interpreter.resize_tensor_input(self.input["index"], [1, *self.input["shape"][1:]])
-            self.interpreter.allocate_tensors()
-        except (RuntimeError, ValueError) as exc:
-            raise QbenchError(f"{origin} cannot be loaded for a per-layer comparison: {str(exc).strip()}",
-                              "rebuild it (`qbench build`) or explain another mode") from None
-        self.input = self.interpreter.get_input_details()[0]
-        scale, zero = self.input["quantization"]
-        dtype = np.dtype(self.input["dtype"])
-        self.input_q = None if dtype.kind == "f" else QuantParams(float(scale), int(zero), dtype.name)
-
-    def run(self, sample: np.ndarray) -> None:
-        x = sample[None].astype(np.float32)
-        self.interpreter.set_tensor(self.input["index"], quantize(x, self.input_q) if self.input_q else x)
-        self.interpreter.invoke()
-
-    def value(self, index: int) -> np.ndarray:
-        """A tensor in real units, flat (float32: enough for the energies, and 2x faster than float64 here)."""
-        raw = self.interpreter.get_tensor(index)
-        q = self.file.tensors[index].quantization
-        if raw.dtype.kind == "f" or q is None or q.block_size:
-            return raw.reshape(-1).astype(np.float32, copy=False)
-        if q.scales.size > 1:  # per-channel activations are rare; broadcast along their axis
-            shape = [1] * raw.ndim
-            shape[q.axis] = -1
-            scale, zero = q.scales.reshape(shape), q.zero_points.reshape(shape)
-        else:
-            scale, zero = q.scales[0], q.zero_points[0]
-        return ((raw.astype(np.float32) - np.float32(zero)) * np.float32(scale)).reshape(-1)
+            f"explain on {' or '.join(READABLE)} (the same ops without a delegate)",
+        )
+    return device.kernels
 
 
 def compare(float_model: Path | bytes, quantized_path: Path, samples: np.ndarray, device: str = DEFAULT_DEVICE,
@@ -96,10 +53,10 @@ def compare(float_model: Path | bytes, quantized_path: Path, samples: np.ndarray
     float_data = float_model if isinstance(float_model, bytes) else Path(float_model).read_bytes()
     quantized_data = Path(quantized_path).read_bytes()
     original = TfliteModel(quantized_data, str(quantized_path))
-    ref = _Tapped(float_data, f"the float32 model of {Path(quantized_path).name}", resolver)
+    ref = TappedInterpreter(float_data, f"the float32 model of {Path(quantized_path).name}", resolver)
     pairs = counterparts(original, ref.file)  # quantized tensor index -> float tensor index
     instrumented = instrument(quantized_data, float_data, pairs)
-    quant = _Tapped(instrumented.data, f"{quantized_path} with float32 twins", resolver)
+    quant = TappedInterpreter(instrumented.data, f"{quantized_path} with float32 twins", resolver)
     ops = [op for op in original.ops if not all(i < 0 or original.tensors[i].is_constant for i in op.inputs)]
     if not pairs:
         raise QbenchError(f"{quantized_path.name} shares no tensor name with its float32 model",

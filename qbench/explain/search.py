@@ -30,7 +30,7 @@ from qbench.errors import NotApplicable
 from qbench.explain.cached import REFERENCE_MODE, SAMPLES, explanation, float_model, samples_of
 from qbench.explain.compare import compare
 from qbench.measure import evaluate
-from qbench.runtime import Runner, get
+from qbench.runtime import get, open_runner
 from qbench.tasks.base import Budget, Task
 
 if TYPE_CHECKING:
@@ -93,13 +93,13 @@ class Search:
         data = ws.eval_set(model_id)
         batch = ws.model(model_id).eval_batch
         floors = ws.model(model_id).floors_for(ws)
-        references = {d: evaluate(Runner(ws.tflite(model_id, REFERENCE_MODE).path, get(d)), data, task, batch)
+        references = {d: evaluate(open_runner(ws.tflite(model_id, REFERENCE_MODE).path, get(d)), data, task, batch)
                       for d in SEARCH_DEVICES}
 
         def judge(kept: dict[str, str], changed: str | None, path: Path, start: float) -> Step:
             quality, met = {}, True
             for device, ref in references.items():
-                result = evaluate(Runner(path, get(device)), data, task, batch, ref.predictions).result
+                result = evaluate(open_runner(path, get(device)), data, task, batch, ref.predictions).result
                 verdict = task.judge(result, ref.result, base.family, floors, is_reference=False)
                 quality[device] = result[task.primary]
                 met = met and bool(verdict.within_budget)

@@ -29,7 +29,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from qbench.errors import NotApplicable, QbenchError
+from qbench.errors import NotApplicable
 from qbench.runtime import quiet
 
 # Words that mark LiteRT's messages about each accelerator: a probe's log also carries the other
