@@ -191,8 +191,15 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         written = write_run_samples(ws, chosen["qbench_model"], chosen["qbench_mode"],
                                     chosen["qbench_device"][0], out)
         terminalreporter.write_line(f"qbench: wrote {len(written)} sample image(s) to {out}")
-    built = len(ws.cache.built)
+    # Evaluations are cached entries too, but a warm cache of models with a new device or eval limit still
+    # evaluates: count them apart so "0 artifact(s) built" keeps meaning "no model was converted or trained".
+    entries = list(ws.cache.built)
+    if ws.eval_cache is not None and ws.eval_cache is not ws.cache:  # a bundle evaluating into --qbench-cache
+        entries += getattr(ws.eval_cache, "built", [])
+    evaluated = sum(entry.startswith("eval/") for entry in entries)
+    built = len(entries) - evaluated
     tf = "imported" if "tensorflow" in sys.modules or ws.helpers_imported_tensorflow else "not imported"
     terminalreporter.write_line(
-        f"qbench: {built} artifact(s) built this session, TensorFlow {tf}; cache {ws.cache.root}"
+        f"qbench: {built} artifact(s) built and {evaluated} evaluation(s) run this session, "
+        f"TensorFlow {tf}; cache {ws.cache.root}"
     )

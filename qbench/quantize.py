@@ -63,9 +63,9 @@ def choose_qparams(rmin: float, rmax: float, dtype: str = "int8", narrow_range: 
     qmin, qmax = RANGES[dtype]
     qmin += 1 if narrow_range else 0
     rmin, rmax = min(float(rmin), 0.0), max(float(rmax), 0.0)
-    if rmin == rmax:
-        return QuantParams(0.0, 0, dtype)
     scale = (rmax - rmin) / (qmax - qmin)
+    if scale == 0.0:  # the range is {0}, or so narrow (subnormal) that its step underflows: no usable scale
+        return QuantParams(0.0, 0, dtype)
     zp_from_min = qmin - rmin / scale
     zp_from_max = qmax - rmax / scale
     err_min = abs(qmin) + abs(rmin / scale)

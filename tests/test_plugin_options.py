@@ -83,7 +83,7 @@ def test_a_bundle_runs_through_the_plugin_without_cache_or_tensorflow(pytester, 
     result = pytester.runpytest_subprocess(*args, f"--qbench-bundle={bundle}", "--qbench-devices=builtin",
                                            f"--benchmark-json={out}")
     result.assert_outcomes(passed=2)  # int8 and the float32 baseline the bundle carries with it
-    result.stdout.fnmatch_lines(["*0 artifact(s) built this session, TensorFlow not imported*"])
+    result.stdout.fnmatch_lines(["*0 artifact(s) built and * evaluation(s) run this session, TensorFlow not imported*"])
     infos = results(out)
     assert set(infos) == {f"test_invoke[{MODEL}-{mode}-builtin]" for mode in ("float32", "int8")}
     for info in infos.values():

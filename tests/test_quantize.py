@@ -8,6 +8,7 @@ from hypothesis.extra import numpy as hnp
 
 from qbench.quantize import (
     RANGES,
+    QuantParams,
     choose_per_channel_weight_qparams,
     choose_qparams,
     choose_symmetric_qparams,
@@ -55,17 +56,23 @@ def test_chosen_params_cover_the_range_and_represent_zero(dtype, narrow_range, a
     rmin, rmax = min(a, b), max(a, b)  # either may be on the wrong side of 0: the range widens to include it
     qp = choose_qparams(rmin, rmax, dtype, narrow_range)
     rmin, rmax = min(rmin, 0.0), max(rmax, 0.0)
-    if rmin == rmax:  # the range is {0}: quantization_util returns scale 0, zero point 0
-        assert (qp.scale, qp.zero_point) == (0.0, 0)
-        return
-    assume(rmax - rmin > 1e-6)  # (tiny ranges: the float64 error terms below stop being negligible)
     qmin, qmax = RANGES[dtype]
     qmin += narrow_range
+    if (rmax - rmin) / (qmax - qmin) == 0.0:  # the range is {0} (quantization_util returns scale 0, zero
+        assert (qp.scale, qp.zero_point) == (0.0, 0)  # point 0), or its step underflows (a subnormal range)
+        return
+    assume(rmax - rmin > 1e-6)  # (tiny ranges: the float64 error terms below stop being negligible)
     assert qmin <= qp.zero_point <= qmax
     assert dequantize(quantize(np.zeros(1, np.float32), qp), qp)[0] == 0.0
     # nudging the zero point shifts the range by at most one step
     assert qp.scale * (qmin - qp.zero_point) <= rmin + qp.scale * (1 + ULPS)
     assert qp.scale * (qmax - qp.zero_point) >= rmax - qp.scale * (1 + ULPS)
+
+
+@pytest.mark.parametrize("rmin, rmax", [(0.0, 5e-324), (-5e-324, 0.0), (-1e-323, 1e-323)])
+def test_a_range_whose_step_underflows_gets_no_scale_rather_than_a_division_by_zero(rmin, rmax):
+    for dtype in RANGES:
+        assert choose_qparams(rmin, rmax, dtype) == choose_qparams(0.0, 0.0, dtype) == QuantParams(0.0, 0, dtype)
 
 
 @given(st.one_of(st.just(0.0), st.floats(1e-6, 1e6)))
