@@ -28,7 +28,8 @@ import numpy as np
 
 from qbench import modes
 from qbench.errors import QbenchError
-from qbench.report.load import LABEL_METRICS, Case, Run, case_sort_key, load_run
+from qbench.report.load import LABEL_METRICS, Case, Run, case_sort_key
+from qbench.sources import load_run
 from qbench.report.tables import markdown_table
 
 FLOAT_OUTPUT_RTOL = 1e-3  # of the sample's largest magnitude

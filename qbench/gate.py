@@ -18,7 +18,8 @@ from statistics import median
 from scipy.stats import mannwhitneyu
 
 from qbench.errors import QbenchError
-from qbench.report.load import BASELINE_MODE, GATED_METRICS, Case, CaseKey, Run, case_sort_key, load_run, short_cpu
+from qbench.report.load import BASELINE_MODE, GATED_METRICS, Case, CaseKey, Run, case_sort_key, short_cpu
+from qbench.sources import load_run
 from qbench.report.tables import markdown_table
 
 RAW_CHOICES = ("auto", "require", "off")

@@ -141,7 +141,18 @@ class RunStage:
     builds_artifacts = False
 
     def recipe(self) -> tuple:
-        return (rebuilt, (type(self).__name__, self._recipe_args(), self.eval_limit, self.started))
+        """``(function, args)``: ``function(*args)`` in another process makes this workspace again."""
+        return (type(self).remade, (self._recipe_args(), self.eval_limit, self.started))
+
+    @classmethod
+    def remade(cls, args: tuple, eval_limit: int | None, started: str) -> RunStage:
+        ws = cls._reopen(*args)
+        ws.eval_limit, ws.started = eval_limit, started
+        return ws
+
+    @classmethod
+    def _reopen(cls, *args: Any) -> RunStage:
+        return cls(*args)
 
     def _recipe_args(self) -> tuple:
         raise NotImplementedError
@@ -243,6 +254,10 @@ class Workspace(RunStage):
     def _recipe_args(self) -> tuple:
         return (self.settings,)
 
+    @classmethod
+    def _reopen(cls, settings: Settings) -> Workspace:
+        return open_workspace(settings)  # with the user's models registered again
+
     def tflite_cached(self, model_id: str, mode_id: str) -> bool:
         """Whether the cache holds the artifact (building nothing; NotApplicable if the mode cannot apply)."""
         mode = modes.get(mode_id)
@@ -288,15 +303,6 @@ class Workspace(RunStage):
         from qbench.explain.cached import explanation
 
         return {"explain": explanation(self, model_id, mode_id).result_info()}
-
-
-def rebuilt(kind: str, args: tuple, eval_limit: int | None, started: str) -> RunStage:
-    """The workspace a session made, made again in another process (qbench.warmup's workers)."""
-    from qbench.bundle import BundleWorkspace
-
-    ws = open_workspace(*args) if kind == "Workspace" else BundleWorkspace(*args)
-    ws.eval_limit, ws.started = eval_limit, started
-    return ws
 
 
 def open_workspace(settings: Settings | None = None, **given: Any) -> Workspace:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st  # noqa: E402
 import benchjson  # noqa: E402
 from qbench.errors import QbenchError  # noqa: E402
 from qbench.report import write_report  # noqa: E402
-from qbench.report.load import load_run, load_runs  # noqa: E402
+from qbench.sources import load_run, load_runs  # noqa: E402
 from qbench.report.tables import model_table  # noqa: E402
 
 ARM = dict(arch="aarch64", emulated="qemu-aarch64", emulated_cpu="cortex-a72", node="ci-x86",

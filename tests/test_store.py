@@ -16,7 +16,7 @@ import benchjson
 from pgserver import postgres_or_skip, postgres_url, store_url  # noqa: F401  (fixtures)
 from qbench import machine as qbench_machine
 from qbench.errors import QbenchError
-from qbench.report.load import load_run
+from qbench.sources import load_run
 from qbench.store import api, ingest
 from qbench.store import schema as t
 from qbench.store.document import canonical, join, run_hash, split

@@ -20,7 +20,7 @@ from qbench import cli  # noqa: E402
 from qbench.consistency import compare  # noqa: E402
 from qbench.gate import GateConfig, gate  # noqa: E402
 from qbench.report import write_report  # noqa: E402
-from qbench.report.load import load_run  # noqa: E402
+from qbench.sources import load_run  # noqa: E402
 from qbench.report.trends import history, render_trends  # noqa: E402
 from qbench.store import api  # noqa: E402
 from qbench.store.document import run_hash  # noqa: E402

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from qbench.errors import QbenchError
 from qbench.report.explanations import find as find_explanations
-from qbench.report.load import load_runs
+from qbench.sources import load_runs
 from qbench.report.recommend import recommendation_table
 from qbench.report.tables import model_table, runs_table, to_markdown
 
