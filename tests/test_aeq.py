@@ -117,6 +117,23 @@ def test_aeq_modes_build_from_a_cached_float32_without_tensorflow(qbench, tmp_pa
     assert int(out[0]) == qbench.tflite(MODEL, "aeq-dynamic-int8").bytes  # reproducible: same bytes as the suite's
 
 
+def test_a_warm_session_needs_neither_ai_edge_quantizer_nor_mnists_training_split(qbench):
+    """Cached AEQ artifacts are found by recipe name and calibration digest: importing ai-edge-quantizer (and
+    scipy) or keeping the 47 MB training split to compute them added ~120 MiB to every benchmark's peak RSS."""
+    for mode in ("aeq-int8", "aeq-weight-int4", "int8"):
+        qbench.tflite(MODEL, mode)
+    code = (
+        "import sys; from qbench.workspace import open_workspace; "
+        f"ws = open_workspace(cache={str(qbench.cache.root)!r}); ws.eval_set('mnist_cnn'); "
+        "rss = lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1]); "
+        "before = rss(); [ws.tflite('mnist_cnn', m) for m in ('aeq-int8', 'aeq-weight-int4', 'int8')]; "
+        "print(len(ws.cache.built), 'ai_edge_quantizer' in sys.modules, 'scipy' in sys.modules, rss() - before)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    assert out[:3] == ["0", "False", "False"]  # nothing built, nothing of the quantizer imported
+    assert int(out[3]) < 16 * 1024  # KiB kept by finding three artifacts (the training split alone is 46 MiB)
+
+
 def test_a_damaged_float32_never_yields_a_cached_artifact(qbench, tmp_path):
     broken = tmp_path / "float32.tflite"
     broken.write_bytes(qbench.tflite(MODEL, "float32").path.read_bytes()[:20_000])

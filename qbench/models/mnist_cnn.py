@@ -62,7 +62,7 @@ class MnistCnn(ModelSpec):
         return EvalSet(normalize(mnist.x_test), mnist.y_test, num_classes=10, class_names=tuple("0123456789"))
 
     def calibration(self, ws) -> np.ndarray:
-        return normalize(ws.mnist().x_train[:CALIBRATION_SAMPLES])
+        return normalize(ws.mnist().first_train_images(CALIBRATION_SAMPLES))
 
     def build_source(self, ws, path: Path) -> dict[str, Any]:
         from qbench.tf import deterministic_tensorflow

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import os
 import re
 import sys
@@ -209,10 +208,13 @@ class AeqBackend(Backend):
             "backend": self.id,
             "float32": ws.tflite(model_id, REFERENCE_MODE).sha256,
             "mode": mode.id,
-            "recipe": json.loads(json.dumps(recipe_for(mode.recipe), default=str)),
+            # The recipe by name: its op configs are a function of the name, ai-edge-quantizer's version and this
+            # module's code (``recipe_for``), all in the key, so a warm session never imports ai-edge-quantizer
+            # (its import alone, with scipy, adds ~75 MiB to every benchmark's peak RSS).
+            "recipe": mode.recipe,
             "calibration": None if calibration is None else hashlib.sha256(calibration.tobytes()).hexdigest(),
             "versions": {p: installed(p) for p in ("ai-edge-quantizer", "ai-edge-litert", "numpy")},
-            "normalize": code_digest(sys.modules[__name__]),  # how the float model is prepared for AEQ
+            "code": code_digest(sys.modules[__name__]),  # recipe_for, and how the float model is prepared for AEQ
         }
 
     def build(self, ws, model_id, mode, path: Path) -> dict[str, Any]:
