@@ -5,18 +5,22 @@ why. Every qbench result carries a digest of the raw outputs over the whole eval
 the predictions and a fixed sample of raw output values, so two runs (e.g. x86_64 and an emulated
 Cortex-A72) can be compared case by case and each difference attributed to the backend that ran:
 
-- integer modes on XNNPACK must be **bit-identical** across architectures: XNNPACK's quantized kernels
-  are specified to the bit (fixed-point requantization), so any difference is a bug or a broken emulator;
-- integer modes on the built-in kernels may differ by **1 LSB**: their x86 and NEON paths round
-  requantization differently (observed: a few outputs per thousand);
+- integer modes (XNNPACK or the built-in kernels) are expected bit-identical, and where they are not, the
+  difference is attributed to **requantization rounding**: each op rounds its rescaled accumulator to the
+  output's integer grid, and the x86 and NEON code paths (XNNPACK's per-architecture microkernels, TFLite's
+  optimized built-in kernels) do not round every near-tie alike. One op differs by at most 1 LSB (MNIST's
+  single conv layer: identical or 1 LSB), but in a deep network the differences compound: measured on
+  ``deeplab_scenes`` int8 (128x256) on the built-in kernels, x86_64 vs an emulated Cortex-A72, the first
+  convolution differs in 132 of 131,072 values by 1 LSB and the tenth layer by up to 12 LSB. So differing
+  integer outputs pass when the model's *quality* agrees within ``QUALITY_TOL`` (a broken kernel or emulator
+  does not keep mIoU to the third decimal) and the table gives the largest LSB difference seen;
 - float modes (float32, float16, dynamic range) may differ by summation order: raw outputs within a
   relative tolerance and quality within a small absolute tolerance;
 - GPU and NPU devices (``cm-gpu``, ``cm-npu``) compute with the vendor's arithmetic (fp16 on most GPUs,
   the NPU's own requantization), which no rule about TFLite's kernels covers: judged on quality only.
 
 CompiledModel CPU devices report the kernels their Interpreter twin runs (runtime/devices.py), so the
-rules above apply to them as they are: ``cm-xnnpack`` int8 is held to XNNPACK's bit-identity, and
-``cm-xnnpack`` int16x8, which XNNPACK declines, to the built-in kernels' 1 LSB.
+rules above apply to them as they are.
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ from qbench.report.tables import markdown_table
 
 FLOAT_OUTPUT_RTOL = 1e-3  # of the sample's largest magnitude
 QUALITY_TOL = 0.002  # accuracy / pixel accuracy / mIoU, absolute
-INTEGER_LSB_TOL = 1
 ACCELERATOR_KERNELS = {"gpu", "npu"}
 DIGEST = "outputs_xxh3_128"  # qbench before 2026-11-27 wrote outputs_sha256, which is not comparable with it
 
@@ -70,11 +73,12 @@ def _judge(a: Case, b: Case) -> tuple[str, str | None]:
         if quality > QUALITY_TOL:
             return seen, f"quality differs by {quality:.4f} (> {QUALITY_TOL})"
         return seen + f"; {'/'.join(sorted(k or '?' for k in kernels))} arithmetic: judged on quality only", None
-    if integer and kernels == {"xnnpack"}:
-        return seen, "integer XNNPACK outputs must be bit-identical across machines"
     integer_output = a.info.get("output_dtype", "float32") != "float32"
-    if integer and integer_output and diff is not None and diff > INTEGER_LSB_TOL:
-        return seen, f"integer outputs may differ by at most {INTEGER_LSB_TOL} LSB on {'/'.join(sorted(kernels))}"
+    if integer:
+        if quality > QUALITY_TOL:
+            return seen, f"integer outputs differ and quality differs by {quality:.4f} (> {QUALITY_TOL})"
+        lsb = f", up to {diff:g} LSB in the sample" if integer_output and diff else ""
+        return seen + f"; {'/'.join(sorted(kernels))} requantization rounding (x86 vs NEON{lsb}), quality equal", None
     if not integer_output and diff is not None:
         scale = max(np.max(np.abs(a.info["output_sample"])), 1e-12)
         if diff / scale > FLOAT_OUTPUT_RTOL:

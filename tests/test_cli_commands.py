@@ -134,7 +134,8 @@ def test_consistency_exits_0_when_both_machines_compute_the_same(capsys, two_mac
 
 def test_consistency_exits_1_naming_the_difference(capsys, two_machines):
     tmp_path, x86, arm = two_machines
-    benchjson.find(arm, "mnist_cnn", "int8", "xnnpack").update(outputs_xxh3_128="other", output_sample=[10, 200, 37, 6])
+    info = benchjson.find(arm, "mnist_cnn", "int8", "xnnpack")
+    info.update(outputs_xxh3_128="other", output_sample=[10, 200, 37, 6], accuracy=info["accuracy"] - 0.01)
     code, out, _ = consistency(capsys, benchjson.write(tmp_path / "a.json", x86), benchjson.write(tmp_path / "b.json", arm))
     assert code == 1 and "mnist_cnn/int8/xnnpack" in out
 

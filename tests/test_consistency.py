@@ -1,4 +1,4 @@
-"""Cross-machine consistency: bit-exact where the kernels promise it, tolerances where they do not."""
+"""Cross-machine consistency: each difference attributed to what explains it, and failed where nothing does."""
 
 import pytest
 from benchjson import find, make_run, write
@@ -41,20 +41,20 @@ def test_identical_outputs_pass(runs):
     assert "bit-identical" in result.table and "aarch64 cortex-a72 (emulated)" in result.table
 
 
-def test_int8_xnnpack_must_be_bit_identical(runs):
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("delta, accuracy_drop, passed", [(1, 0.0, True), (12, 0.001, True), (1, 0.01, False)])
+def test_differing_integer_outputs_are_judged_by_quality(runs, device, delta, accuracy_drop, passed):
+    """x86 and NEON requantization round near-ties differently, 1 LSB per op, compounding over a deep model's
+    layers (deeplab int8: 12 LSB by the tenth layer): raw differences are reported, quality must agree."""
     tmp_path, x86, arm = runs
-    find(arm, "mnist_cnn", "int8", "xnnpack").update(outputs_xxh3_128="other", output_sample=[10, 200, 37, 6])
-    result = check(tmp_path, x86, arm)
-    assert not result.passed
-    assert result.failures == ["mnist_cnn/int8/xnnpack: integer XNNPACK outputs must be bit-identical across machines"]
-
-
-@pytest.mark.parametrize("delta, passed", [(1, True), (3, False)])
-def test_int8_builtin_may_differ_by_one_lsb(runs, delta, passed):
-    tmp_path, x86, arm = runs
-    find(arm, "mnist_cnn", "int8", "builtin").update(outputs_xxh3_128="other", output_sample=[10, 200, 37, 5 + delta])
+    info = find(arm, "mnist_cnn", "int8", device)
+    info.update(outputs_xxh3_128="other", output_sample=[10, 200, 37, 5 + delta], accuracy=info["accuracy"] - accuracy_drop)
     result = check(tmp_path, x86, arm)
     assert result.passed is passed, result.table
+    if passed:
+        assert f"requantization rounding (x86 vs NEON, up to {delta} LSB in the sample), quality equal" in result.table
+    else:
+        assert result.failures == [f"mnist_cnn/int8/{device}: integer outputs differ and quality differs by 0.0100 (> 0.002)"]
 
 
 @pytest.mark.parametrize("value, passed", [(7.000001, True), (7.5, False)])
