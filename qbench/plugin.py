@@ -127,6 +127,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             warmup.run(ws, list(dict.fromkeys(cases)))
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
+    # One model at a time (each file's cases in their order within it), so that a model's data is loaded once
+    # and released before the next model's cases are measured (pytest_runtest_teardown).
+    order = {model_id: rank for rank, model_id in enumerate(dict.fromkeys(c[0] for c in cases))}
+    items.sort(key=lambda item: order.get(_model_of(item), -1))
+    ws.release(keep=_model_of(items[0]) if items else None)  # checking the datasets loaded every model's
+
+
+def _model_of(item: pytest.Item | None) -> str | None:
+    return item.callspec.params.get("qbench_model") if item is not None and hasattr(item, "callspec") else None
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    ws = item.config.stash.get(WORKSPACE, None)
+    if ws is not None and nextitem is not None and _model_of(item) != _model_of(nextitem):
+        ws.release(keep=_model_of(nextitem))
 
 
 @pytest.fixture(scope="session")

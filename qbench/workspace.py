@@ -7,6 +7,8 @@ key is computed from specs, settings and versions, never from a trained model's 
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import platform
 import time
 from typing import Any
@@ -51,6 +53,19 @@ class RunStage:
         if key not in self._memo:
             self._memo[key] = make()
         return self._memo[key]
+
+    #: memo entries small enough to keep for the whole session (artifact handles, digests, keys)
+    _LIGHT_MEMO = frozenset({"tflite", "data-digest", "evaluation-key"})
+
+    def release(self, keep: str | None = None) -> None:
+        """Drop what this session memoized for models other than ``keep``: evaluation sets, predictions,
+        calibration data, parsed models. The plugin calls it when the cases move on to another model, so that
+        a model is not measured with another one's data resident (the scenes' evaluation set alone is ~100 MB,
+        twice a MNIST case's whole peak RSS); whatever is needed again is made again on demand."""
+        self._memo = {k: v for k, v in self._memo.items()
+                      if k[0] in self._LIGHT_MEMO or (len(k) > 1 and k[1] == keep)}
+        gc.collect()
+        _return_free_memory()
 
     def task(self, model_id: str) -> Task:
         return tasks.get(self.model(model_id).task)
@@ -313,3 +328,11 @@ def open_workspace(settings: Settings | None = None, **given: Any) -> Workspace:
     settings = settings if settings is not None else declared.defaults(**given)
     selection.add_user_models(settings.get("model"))
     return Workspace(Cache(settings.get("cache")), settings)
+
+
+def _return_free_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise, and they count in RSS)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

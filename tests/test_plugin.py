@@ -79,6 +79,7 @@ def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, 
             assert key in info, key
         assert info["accuracy"] >= 0.975
         assert (info["backend"]["delegate_partitions"] > 0) == (info["device"] == "xnnpack")
+        assert info["peak_rss_bytes"] <= 150 * 2**20  # a MNIST case's whole process (issue: MNIST <= 150 MiB)
 
 
 def test_compiled_model_devices_run_the_latency_benchmark(pytester, suite, qbench, monkeypatch):
