@@ -8,6 +8,7 @@ QuantizationDebugger and is the only one importing TensorFlow.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import subprocess
@@ -277,3 +278,20 @@ def test_converter_int8_budget_keeps_the_outlier_layer_through_the_quantization_
     assert (budgeted.inputs[0].dtype, budgeted.outputs[0].dtype) == ("uint8", "uint8")  # the mode's I/O, kept
     assert ws.verdict("net", "int8+budget", "builtin").within_budget is True
     assert contracts.check(budgeted, modes.get("int8+budget").contract, exempt=artifact.manifest["kept_outputs"]) == []
+
+
+def test_a_budget_mode_that_kept_nothing_is_recommended_under_its_lossy_modes_name(tmp_path):
+    doc = benchjson.make_run(models=("mnist_cnn",), devices=("xnnpack",))
+    int8 = next(b for b in doc["benchmarks"] if b["extra_info"]["mode"] == "int8")
+    int8["extra_info"]["model_sha256"] = "a" * 64
+    twin = copy.deepcopy(int8)
+    twin["name"] = twin["name"].replace("int8", "int8+budget")
+    twin["extra_info"]["mode"] = "int8+budget"
+    for holder, key in ((twin["stats"], "median"), (twin["extra_info"], "latency_median_s")):
+        holder[key] /= 2  # the same file, a luckier latency sample
+    doc["benchmarks"].append(twin)
+    rows = recommendation_table([parse_run(doc, tmp_path / "run.json")]).rows
+    assert "+budget" not in " ".join(rows[0]) and "int8" in rows[0][6]
+    twin["extra_info"]["model_sha256"] = "another file: layers were kept"
+    rows = recommendation_table([parse_run(doc, tmp_path / "run.json")]).rows
+    assert "int8+budget" in " ".join(rows[0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from qbench import tasks
+from qbench.modes import BUDGET_SUFFIX
 from qbench.report.load import BASELINE_MODE, Case, Run, order
 from qbench.report.tables import Table, num, size_unit, time_unit
 from qbench.runtime import DEVICES
@@ -53,6 +54,19 @@ def pareto(cases: list[Case]) -> list[Case]:
     return [c for c, _ in sorted(front, key=lambda s: (s[0].model_bytes, s[0].latency_median_s))]
 
 
+def distinct_files(cases: list[Case]) -> list[Case]:
+    """One case per model file: a ``+budget`` mode that kept no layer *is* its lossy mode's file, byte for byte,
+    and recommending one over the other would only pick the luckier latency sample. The base mode's name stays."""
+    chosen: dict = {}
+    for case in cases:
+        sha = case.info.get("model_sha256") or id(case)  # older runs without a sha256: every case its own file
+        kept = chosen.get(sha)
+        if kept is None or (kept.mode.endswith(BUDGET_SUFFIX) and not case.mode.endswith(BUDGET_SUFFIX)):
+            chosen[sha] = case
+    keep = {id(c) for c in chosen.values()}
+    return [c for c in cases if id(c) in keep]
+
+
 def recommendation_table(runs: list[Run]) -> Table:
     models = sorted({c.model for r in runs for c in r.cases.values()})
     rows, unknown = [], 0
@@ -63,7 +77,7 @@ def recommendation_table(runs: list[Run]) -> Table:
         for run in runs:
             cases = [c for c in run.cases.values() if c.model == model]
             for device in order({c.device for c in cases}, DEVICES):
-                here = [c for c in cases if c.device == device]
+                here = distinct_files([c for c in cases if c.device == device])
                 unknown += sum(within_budget(c) is None for c in here)
                 eligible = [c for c in here if within_budget(c)]
                 budget = "; ".join(sorted({b for c in here if (b := c.info.get("quality_budget"))})) or "-"
@@ -86,7 +100,7 @@ def recommendation_table(runs: list[Run]) -> Table:
     note = ("Fastest / smallest: among the modes within the quality budget on that device (float32 is the reference "
             "and always qualifies); x = speedup over float32 on the same device, and size as a fraction of float32. "
             "Pareto set: no other mode is as small, as fast and as good (quality = the task's primary metric), "
-            "smallest first.")
+            "smallest first. A +budget mode that kept no layer is its lossy mode's file and is listed under that name.")
     if unknown:
         note += f" {unknown} result(s) do not record whether they met the budget (older runs) and are not recommended."
     return Table("Recommendation: which mode to ship", ["Model", "Machine", "Device", "Quality budget",
