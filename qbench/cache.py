@@ -65,11 +65,16 @@ def make_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_UMASK = os.umask(0o022)  # read the process's umask (there is no getter) and put it back
+os.umask(_UMASK)
+
+
 @contextmanager
 def atomic_file(path: Path, mode: str = "w") -> Iterator[IO]:
     """Write next to the target, then rename: readers see the old file or the new one, never a part."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would make reports and caches private to their writer
         with os.fdopen(fd, mode) as f:
             yield f
         os.replace(tmp, path)

@@ -127,3 +127,11 @@ def test_unwritable_cache_dir_is_a_clear_error(tmp_path):
     with pytest.raises(QbenchError, match="not writable") as exc:
         Cache(blocker / "cache")
     assert "QBENCH_CACHE_DIR" in str(exc.value)
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    """Files written through a temp file (reports, manifests) are readable like any other file, not mkstemp's 0600."""
+    from qbench.cache import _UMASK, write_json_atomic
+
+    write_json_atomic(tmp_path / "x.json", {"a": 1})
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o666 & ~_UMASK
