@@ -131,7 +131,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # and released before the next model's cases are measured (pytest_runtest_teardown).
     order = {model_id: rank for rank, model_id in enumerate(dict.fromkeys(c[0] for c in cases))}
     items.sort(key=lambda item: order.get(_model_of(item), -1))
-    ws.release(keep=_model_of(items[0]) if items else None)  # checking the datasets loaded every model's
+    ws.release(keep=_model_of(items[0]) if items else None)  # prepare() loaded every model's evaluation set
 
 
 def _model_of(item: pytest.Item | None) -> str | None:
