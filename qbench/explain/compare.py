@@ -69,8 +69,8 @@ def compare(float_model: Path | bytes, quantized_path: Path, samples: np.ndarray
         for index, sums in energy.items():
             expected = ref.value(pairs[index])
             error = quant.value(index) - expected
-            sums[0] += float(np.dot(expected, expected))
-            sums[1] += float(np.dot(error, error))
+            sums[0] += float(np.einsum("i,i->", expected, expected, dtype=np.float64))  # a float32 dot
+            sums[1] += float(np.einsum("i,i->", error, error, dtype=np.float64))  # overflows on a broken layer
         for index, sums in per_channel.items():
             channels = original.tensors[index].shape[-1] if original.tensors[index].shape else 1
             expected = quant.value(instrumented.twins[index]).reshape(-1, channels)
