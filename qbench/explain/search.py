@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from qbench import modes, quantizers
+from qbench import modes, progress, quantizers
 from qbench.errors import NotApplicable
 from qbench.explain.cached import REFERENCE_MODE, SAMPLES, explanation, float_model, samples_of
 from qbench.explain.compare import compare
+from qbench.explain.layers import short_label
 from qbench.measure import evaluate
 from qbench.runtime import get, open_runner
 from qbench.tasks.base import Budget, Task
@@ -131,6 +132,9 @@ class Search:
                     step = judge(kept, layer, path, start)
                     step.accepted = False
                     self.steps.append(step)
+                    progress.log(f"{self.mode.id} of {model_id}: trial {len(self.steps) - 1}, {len(kept)} layer(s) "
+                                 f"kept, {short_label(layer)} at {kept[layer]}: {self._quality(step.quality)} "
+                                 f"({'meets' if step.within_budget else 'misses'} {self.budget}, {step.seconds:.1f} s)")
                     tried.append((step, path))
                     if step.within_budget or step.score > current.score:
                         break
