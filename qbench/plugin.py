@@ -114,7 +114,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     cases = []
     for item in items:
-        params = item.callspec.params if hasattr(item, "callspec") else {}
+        params = _params(item)
         if "qbench_model" in params and "qbench_mode" in params:
             cases.append((params["qbench_model"], params["qbench_mode"], params.get("qbench_device")))
     try:
@@ -134,8 +134,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ws.release(keep=_model_of(items[0]) if items else None)  # prepare() loaded every model's evaluation set
 
 
+def _params(item: pytest.Item | None) -> dict:
+    return item.callspec.params if item is not None and hasattr(item, "callspec") else {}
+
+
 def _model_of(item: pytest.Item | None) -> str | None:
-    return item.callspec.params.get("qbench_model") if item is not None and hasattr(item, "callspec") else None
+    return _params(item).get("qbench_model")
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
@@ -210,7 +214,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     # evaluates: count them apart so "0 artifact(s) built" keeps meaning "no model was converted or trained".
     entries = list(ws.cache.built)
     if ws.eval_cache is not None and ws.eval_cache is not ws.cache:  # a bundle evaluating into --qbench-cache
-        entries += getattr(ws.eval_cache, "built", [])
+        entries += ws.eval_cache.built
     evaluated = sum(entry.startswith("eval/") for entry in entries)
     built = len(entries) - evaluated
     tf = "imported" if "tensorflow" in sys.modules or ws.helpers_imported_tensorflow else "not imported"
