@@ -128,6 +128,7 @@ def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path
             "eval_batch": spec.eval_batch,
             "description": spec.description,
             "source_format": spec.source_format,
+            "source": ws.source_info(model_id),
             "eval_set": eval_name,
             "tflite": tflite,
             "not_applicable": skipped.get(model_id, {}),
@@ -277,6 +278,9 @@ class BundleWorkspace(RunStage):
                 return EvalSet(x, y, int(npz["num_classes"]), names)
 
         return self._once(("eval", model_id), load)
+
+    def source_info(self, model_id: str) -> dict[str, Any]:
+        return dict(self._entry(model_id).get("source", {"source": None, "weights_sha256": None}))
 
     def tflite(self, model_id: str, mode_id: str) -> Artifact:
         entry = self._entry(model_id)

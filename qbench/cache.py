@@ -45,19 +45,37 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            kept = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                            and isinstance(s.value.value, str))]
+            node.body = kept or [ast.Pass()]
+    return tree
+
+
 def code_digest(*modules, extra: str = "") -> str:
     """sha256 of the modules' code as Python sees it (plus ``extra``): comments, docstrings and layout do
     not count, so only an edit that can change what the code computes invalidates the artifacts built from it."""
     h = hashlib.sha256(extra.encode())
     for module in modules:
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if isinstance(body, list):
-                kept = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
-                                                and isinstance(s.value.value, str))]
-                node.body = kept or [ast.Pass()]
-        h.update(ast.dump(tree).encode())
+        h.update(ast.dump(_without_docstrings(tree)).encode())
+    return h.hexdigest()
+
+
+def function_digest(*functions: Callable, extra: str = "") -> str:
+    """sha256 of functions' code as Python sees it, like ``code_digest`` for whole modules, without their names:
+    moving or renaming a function does not change what it computes, and does not change its digest either."""
+    import inspect
+    import textwrap
+
+    h = hashlib.sha256(extra.encode())
+    for function in functions:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        tree.body[0].name = "_"
+        h.update(ast.dump(_without_docstrings(tree)).encode())
     return h.hexdigest()
 
 

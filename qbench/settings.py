@@ -29,6 +29,8 @@ GENERAL: tuple[Option, ...] = (
            "5.13-5.16) as PNGs into DIR, using the first selected device", "DIR", stages=frozenset({RUN})),
     Option("bundle", "run from a bundle written by `qbench build --out DIR`: no cache, no TensorFlow", "DIR",
            stages=frozenset({RUN})),
+    Option("retrain", "train the built-in models from scratch on this machine instead of using their shipped "
+           "reference weights (README: Reference weights)", flag=True),
     Option("reevaluate", "evaluate quality afresh instead of reusing cached evaluation results (README: What is "
            "measured)", flag=True, stages=frozenset({RUN})),
     Option("store", "at the end, store the session's results in a results store: an SQLite path or sqlite:///FILE, "

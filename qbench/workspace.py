@@ -55,7 +55,7 @@ class RunStage:
         return self._memo[key]
 
     #: memo entries small enough to keep for the whole session (artifact handles, digests, keys)
-    _LIGHT_MEMO = frozenset({"tflite", "data-digest", "evaluation-key"})
+    _LIGHT_MEMO = frozenset({"tflite", "data-digest", "evaluation-key", "source-info"})
 
     def release(self, keep: str | None = None) -> None:
         """Drop what this session memoized for models other than ``keep``: evaluation sets, predictions,
@@ -200,6 +200,7 @@ class RunStage:
             "model_bytes": artifact.bytes,
             "size_ratio": artifact.bytes / baseline.bytes,
             "model_sha256": artifact.sha256,
+            **self.source_info(model_id),
             **self.evaluate(model_id, mode_id, device_id),
             **self.verdict(model_id, mode_id, device_id).info(),
             "versions": {**run_versions(), "build": artifact.manifest.get("build_versions", {})},
@@ -209,6 +210,11 @@ class RunStage:
                 "budget_search"]["budget"]} if "kept_layers" in artifact.manifest else {}),
             **self.explain_info(model_id, mode_id),
         }
+
+    def source_info(self, model_id: str) -> dict[str, Any]:
+        """Where the model came from (``source``: shipped | trained | imported | pretrained) and the sha256 of the
+        file every mode was made from (``weights_sha256``)."""
+        raise NotImplementedError
 
     def explain_info(self, model_id: str, mode_id: str) -> dict[str, Any]:
         """The worst layers of a quantized mode (``extra_info["explain"]``) under ``--qbench-explain``; the build
@@ -296,6 +302,16 @@ class Workspace(RunStage):
                 lambda path: spec.build_source(self, path), label=f"{model_id} source model",
             ),
         )
+
+    def source_info(self, model_id: str) -> dict[str, Any]:
+        def make() -> dict[str, Any]:
+            spec = self.model(model_id)
+            parts = spec.key_parts(self)
+            artifact = self.cache.lookup("source", parts)
+            origin = (artifact.manifest.get("origin") if artifact else None) or parts.get("origin") or spec.origin
+            return {"source": origin, "weights_sha256": artifact.sha256 if artifact else parts.get("sha256")}
+
+        return self._once(("source-info", model_id), make)
 
     def tflite(self, model_id: str, mode_id: str) -> Artifact:
         """The model's .tflite in one mode, from the cache or built by the mode's backend. Raises NotApplicable

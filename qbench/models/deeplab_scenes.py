@@ -18,7 +18,9 @@ import numpy as np
 from qbench import progress
 from qbench.cache import code_digest
 from qbench.errors import QbenchError
-from qbench.models.registry import EvalSet, ModelSpec, register
+from qbench.models import deeplab
+from qbench.models.registry import EvalSet, register
+from qbench.models.trained import TrainedModel
 from qbench.options import Option
 from qbench.versions import build_versions
 
@@ -33,6 +35,7 @@ BATCH = 4
 LEARNING_RATE = 8e-3
 CLASS_WEIGHT_POWER = 0.75
 LOSS_STRIDE = 4  # loss on every 4th pixel per axis: ~2.5x faster epochs than full resolution
+PROBE_FRAMES = 32  # training frames whose content stands for the training split in the recipe (1.7 s to render)
 
 
 def parse_size(text: str | None) -> tuple[int, int]:
@@ -71,16 +74,15 @@ OPTIONS = (
 )
 
 
-def _recipe_digest() -> str:
-    """The generator's, the class table's and the model's code, and the class names cityscapesscripts gives:
-    a change to any that can alter data or weights invalidates both."""
+def _renderer_digest() -> str:
+    """The scene generator's and the class table's code, and the class names cityscapesscripts gives: what the
+    frames are cached under (a change renders them again; whether it changed them is the frames' own digest)."""
     from qbench.data import labels, scenes
-    from qbench.models import deeplab
 
-    return code_digest(scenes, labels, deeplab, extra=repr(labels.class_names()))
+    return code_digest(scenes, labels, extra=repr(labels.class_names()))
 
 
-class DeeplabScenes(ModelSpec):
+class DeeplabScenes(TrainedModel):
     id = "deeplab_scenes"
     task = "segmentation"
     description = "DeepLabV3+-lite MobileNetV2 (alpha 0.35 by default) trained on procedural Cityscapes-style scenes"
@@ -92,9 +94,14 @@ class DeeplabScenes(ModelSpec):
     #: what a colour lookup scores.
     small_floors = {"miou": 0.30}
 
+    training_code = (deeplab.train, deeplab.train_model, deeplab.masked_sparse_ce, deeplab.class_weights_from_labels,
+                     deeplab._fused_bn_class, deeplab._all_layers)
+
     def floors_for(self, ws) -> dict[str, float]:
-        default = self.size(ws) == DEFAULT_SIZE and self.alpha(ws) == ALPHA
-        return dict(self.floors if default else self.small_floors)
+        return dict(self.floors if self.ships(ws) else self.small_floors)
+
+    def ships(self, ws) -> bool:
+        return self.size(ws) == DEFAULT_SIZE and self.alpha(ws) == ALPHA
 
     def size(self, ws) -> tuple[int, int]:
         return ws.settings.get("seg_size") or DEFAULT_SIZE
@@ -107,7 +114,7 @@ class DeeplabScenes(ModelSpec):
         from qbench.data import scenes
 
         h, w = self.size(ws)
-        parts = {"dataset": "scenes", "split": split, "frames": n, "size": [h, w], "recipe": _recipe_digest(),
+        parts = {"dataset": "scenes", "split": split, "frames": n, "size": [h, w], "recipe": _renderer_digest(),
                  "numpy": build_versions().get("numpy")}
 
         def build(path: Path) -> dict[str, Any]:
@@ -120,16 +127,38 @@ class DeeplabScenes(ModelSpec):
         with np.load(artifact.path) as npz:
             return npz["images"], npz["labels"]
 
-    def key_parts(self, ws) -> dict[str, Any]:
-        return {
-            "model": self.id,
-            "size": list(self.size(ws)),
-            "recipe": _recipe_digest(),
-            "hyper": {"alpha": self.alpha(ws), "frames": TRAIN_FRAMES, "epochs": EPOCHS, "batch": BATCH,
-                      "lr": LEARNING_RATE, "class_weight_power": CLASS_WEIGHT_POWER, "loss_stride": LOSS_STRIDE,
-                      "seed": SEED},
-            "versions": build_versions(),
-        }
+    def frames_digest(self, ws, split: str, n: int) -> str:
+        """The content digest of a split, from the cache manifest (rendering the split once if needed)."""
+        from qbench.data.base import digest_arrays
+
+        h, w = self.size(ws)
+        parts = {"dataset": "scenes-digest", "split": split, "frames": n, "size": [h, w],
+                 "recipe": _renderer_digest(), "numpy": build_versions().get("numpy")}
+
+        def build(path: Path) -> dict[str, Any]:
+            from qbench.data import scenes
+
+            images, labels = scenes.make_split(split, n, h, w)
+            path.write_text(digest_arrays("scenes", images, labels))
+            return {}
+
+        artifact = ws.cache.get_or_build("data", parts, "content.sha256", build,
+                                         label=f"{n} probe {split} scenes at {h}x{w}")
+        return artifact.path.read_text().strip()
+
+    def hyper(self, ws) -> dict[str, Any]:
+        return {"size": list(self.size(ws)), "alpha": self.alpha(ws), "frames": TRAIN_FRAMES, "epochs": EPOCHS,
+                "batch": BATCH, "lr": LEARNING_RATE, "class_weight_power": CLASS_WEIGHT_POWER,
+                "loss_stride": LOSS_STRIDE, "seed": SEED}
+
+    def training_data(self, ws) -> dict[str, Any]:
+        """The first ``PROBE_FRAMES`` training frames stand for the split: it is the same generator's seeds 0..599,
+        and a shipped model is used without rendering the other 568."""
+        return {"train_probe": self.frames_digest(ws, "train", PROBE_FRAMES), "probe_frames": PROBE_FRAMES}
+
+    def builder(self, ws):
+        h, w = self.size(ws)
+        return deeplab.build_model, {"height": h, "width": w, "alpha": self.alpha(ws)}
 
     def eval_set(self, ws) -> EvalSet:
         from qbench.data import scenes
@@ -140,9 +169,8 @@ class DeeplabScenes(ModelSpec):
     def calibration(self, ws) -> np.ndarray:
         return self.split(ws, "calibration", CALIBRATION_FRAMES)[0].astype(np.float32)
 
-    def build_source(self, ws, path: Path) -> dict[str, Any]:
+    def train(self, ws, path: Path) -> dict[str, Any]:
         from qbench.tf import deterministic_tensorflow
-        from qbench.models import deeplab
 
         deterministic_tensorflow(SEED)
         images, labels = self.split(ws, "train", TRAIN_FRAMES)

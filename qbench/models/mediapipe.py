@@ -35,6 +35,7 @@ class MediapipeModel(DataFitted):
     source_filename = "model.tflite"
     eval_batch = 1  # exported with a fixed batch of 1
     default = False
+    origin = "pretrained"
 
     def __init__(self, id: str, dataset: str, input_range: tuple[float, float], description: str):
         self.id, self.input_range, self.description = id, input_range, description

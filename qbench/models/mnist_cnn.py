@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from qbench import progress
-from qbench.models.registry import EvalSet, ModelSpec, register
-from qbench.versions import build_versions
+from qbench.models.registry import EvalSet, register
+from qbench.models.trained import TrainedModel
 
 EPOCHS = 5
 SEED = 0
@@ -41,21 +41,46 @@ def build_keras():
     )
 
 
-class MnistCnn(ModelSpec):
+def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, path: Path,
+              log=print) -> dict[str, Any]:
+    """Train ``build_keras()`` as the thesis did (Adam, sparse cross-entropy on logits, batch 32, ``EPOCHS``) on
+    normalized images, seeded and deterministic, and save it at ``path``; what training reported."""
+    from qbench.tf import deterministic_tensorflow
+
+    deterministic_tensorflow(SEED)
+    import keras
+
+    model = build_keras()
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    log(f"training mnist_cnn: {EPOCHS} epochs on {len(x_train)} images (seed {SEED})")
+    history = model.fit(x_train, y_train, epochs=EPOCHS, batch_size=32, verbose=0)
+    _, test_acc = model.evaluate(x_test, y_test, verbose=0)
+    log(f"mnist_cnn: Keras test accuracy {test_acc:.4f}")
+    model.save(path)
+    return {"keras_test_accuracy": float(test_acc), "train_accuracy": float(history.history["accuracy"][-1]),
+            "train_loss": [float(v) for v in history.history["loss"]]}
+
+
+class MnistCnn(TrainedModel):
     id = "mnist_cnn"
     task = "classification"
     description = "thesis MNIST CNN (Conv2D 12 3x3, MaxPool, Dense 10), 5 epochs Adam"
     floors = {"accuracy": 0.975}  # the thesis model reaches ~0.98 after 5 epochs
 
-    def key_parts(self, ws) -> dict[str, Any]:
-        return {
-            "model": self.id,
-            "recipe": 1,  # bump when build_keras/training changes
-            "epochs": EPOCHS,
-            "seed": SEED,
-            "data": ws.mnist().digest,
-            "versions": build_versions(),
-        }
+    training_code = (fit_model, normalize)
+
+    def hyper(self, ws) -> dict[str, Any]:
+        return {"epochs": EPOCHS, "seed": SEED, "batch": 32, "optimizer": "adam"}
+
+    def training_data(self, ws) -> dict[str, Any]:
+        return {"mnist": ws.mnist().digest}
+
+    def builder(self, ws):
+        return build_keras, {}
 
     def eval_set(self, ws) -> EvalSet:
         mnist = ws.mnist()
@@ -64,25 +89,10 @@ class MnistCnn(ModelSpec):
     def calibration(self, ws) -> np.ndarray:
         return normalize(ws.mnist().first_train_images(CALIBRATION_SAMPLES))
 
-    def build_source(self, ws, path: Path) -> dict[str, Any]:
-        from qbench.tf import deterministic_tensorflow
-
-        deterministic_tensorflow(SEED)
-        import keras
-
+    def train(self, ws, path: Path) -> dict[str, Any]:
         mnist = ws.mnist()
-        model = build_keras()
-        model.compile(
-            optimizer="adam",
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        progress.log(f"training {self.id}: {EPOCHS} epochs on {len(mnist.x_train)} images (seed {SEED})")
-        history = model.fit(normalize(mnist.x_train), mnist.y_train, epochs=EPOCHS, verbose=2)
-        _, test_acc = model.evaluate(normalize(mnist.x_test), mnist.y_test, verbose=0)
-        progress.log(f"{self.id}: Keras test accuracy {test_acc:.4f}")
-        model.save(path)
-        return {"keras_test_accuracy": float(test_acc), "train_accuracy": float(history.history["accuracy"][-1])}
+        return fit_model(normalize(mnist.x_train), mnist.y_train, normalize(mnist.x_test), mnist.y_test, path,
+                         log=progress.log)
 
 
 register(MnistCnn())

@@ -30,6 +30,8 @@ class ModelSpec(ABC):
     floors: dict[str, float] = {}
     #: In the default selection (False: only when asked for by id or with ``all``; e.g. pretrained downloads).
     default: bool = True
+    #: Where the source model comes from when its cache entry does not say: trained | imported | pretrained
+    origin: str = "trained"
 
     @abstractmethod
     def key_parts(self, ws: Workspace) -> dict[str, Any]:

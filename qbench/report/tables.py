@@ -98,8 +98,25 @@ def model_table(model: str, runs: list[Run]) -> Table:
     task = cases[0][1].task
     budgets = sorted({b for _, c in cases if (b := c.info.get("quality_budget"))})
     note = ("Latency is per invoke() call. Speedup = float32 median / mode median on the same device and machine."
-            + (f" Quality budget: {'; '.join(budgets)}." if budgets else ""))
+            + (f" Quality budget: {'; '.join(budgets)}." if budgets else "") + _source_note(cases))
     return Table(f"{model} ({task})", headers, rows, note)
+
+
+SOURCES = {"shipped": "the shipped reference weights", "trained": "weights trained on the build machine",
+           "imported": "the user's model file", "pretrained": "the pretrained file"}
+
+
+def _source_note(cases: list[tuple[Run, Case]]) -> str:
+    """Which model every mode was made from (``source``, ``weights_sha256``), per run when runs differ."""
+    found: dict[tuple, list[str]] = {}
+    for run, c in cases:
+        if c.info.get("source"):
+            labels = found.setdefault((c.info["source"], c.info.get("weights_sha256")), [])
+            if run.label not in labels:
+                labels.append(run.label)
+    parts = [f"{SOURCES.get(source, source)}" + (f" (sha256 {sha[:12]})" if sha else "")
+             + (f" on {', '.join(labels)}" if len(found) > 1 else "") for (source, sha), labels in found.items()]
+    return f" Model: {'; '.join(parts)}." if parts else ""
 
 
 def _within_budget(case: Case) -> str:

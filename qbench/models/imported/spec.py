@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 class ImportedModel(DataFitted):
     """See the module docstring; ``qbench.models.imported.option`` parses the command-line form."""
 
+    origin = "imported"
+
     def __init__(
         self,
         id: str,

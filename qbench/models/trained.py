@@ -1,0 +1,102 @@
+"""A built-in model the suite trains itself, whose reference weights ship with it (``qbench.models.shipped``).
+
+Such a model says what its training recipe is (``recipe``: hyper-parameters, data, architecture, training code) and
+how to train (``train``). Where does its source model come from?
+
+- ``shipped``: the default variant, when the shipped manifest's recipe digest equals the current code's. The source
+  is the shipped file, copied into the cache; nothing is trained or rendered for training. Its cache key is the
+  file's sha256, so every machine converts the very same model.
+- ``trained``: ``--qbench-retrain`` (``qbench build --retrain``), a variant that does not ship (another segmentation
+  size or width), or a recipe that no longer matches the shipped weights (qbench says which part changed). Keyed by
+  the recipe and the build versions, as before.
+"""
+
+from __future__ import annotations
+
+import shutil
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, Callable
+
+from qbench import progress
+from qbench.cache import function_digest
+from qbench.models import shipped as shipped_weights
+from qbench.models.registry import ModelSpec
+from qbench.versions import build_versions
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+class TrainedModel(ModelSpec):
+    """See the module docstring. A subclass declares its recipe's parts and how to train."""
+
+    #: the functions whose code is the training loop (digested by ``function_digest``, see ``recipe``)
+    training_code: tuple[Callable, ...] = ()
+
+    @abstractmethod
+    def hyper(self, ws) -> dict[str, Any]:
+        """Hyper-parameters and seed, as values."""
+
+    @abstractmethod
+    def training_data(self, ws) -> dict[str, Any]:
+        """Digests of the training data's content (not of the code that makes it)."""
+
+    @abstractmethod
+    def builder(self, ws) -> tuple[Callable, dict[str, Any]]:
+        """The function that builds the untrained Keras model, and its keyword arguments for this variant."""
+
+    @abstractmethod
+    def train(self, ws, path: Path) -> dict[str, Any]:
+        """Train from scratch and save the model at ``path``; return what training reported (for the manifest)."""
+
+    def architecture(self, ws) -> dict[str, Any]:
+        """``{"code", "kwargs", "digest"}``: the builder's code digest and the digest of what it builds."""
+        build, kwargs = self.builder(ws)
+        code = function_digest(build)
+        found = self.shipped()
+        digest = shipped_weights.architecture(f"{build.__module__}:{build.__name__}", kwargs, code, ws.cache,
+                                              found.manifest.get("architecture") if found else None)
+        return {"code": code, "kwargs": kwargs, "digest": digest}
+
+    def recipe(self, ws) -> dict[str, Any]:
+        """What shapes the trained weights; its digest decides whether the shipped weights apply."""
+        return {"hyper": self.hyper(ws), "data": self.training_data(ws), "architecture": self.architecture(ws)["digest"],
+                "training": function_digest(*self.training_code)}
+
+    def ships(self, ws) -> bool:
+        """Whether this workspace's variant of the model is the one whose weights ship."""
+        return True
+
+    def shipped(self) -> shipped_weights.Shipped | None:
+        return shipped_weights.load(self.id)
+
+    def weights(self, ws) -> shipped_weights.Shipped | None:
+        """The shipped weights this workspace uses, or None when it trains (see the module docstring)."""
+        if ws.settings.get("retrain") or not self.ships(ws):
+            return None
+        found = self.shipped()
+        if found is None:
+            return None
+        problem = shipped_weights.mismatch(found, self.recipe(ws))
+        if problem is None:
+            return found
+        if (self.id, problem) not in _WARNED:
+            _WARNED.add((self.id, problem))
+            progress.log(f"{self.id}: {problem}; training on this machine instead")
+        return None
+
+    def key_parts(self, ws) -> dict[str, Any]:
+        found = self.weights(ws)
+        if found is not None:
+            return {"model": self.id, "origin": "shipped", "sha256": found.sha256}
+        return {"model": self.id, "origin": "trained", "recipe": self.recipe(ws), "versions": build_versions()}
+
+    def build_source(self, ws, path: Path) -> dict[str, Any]:
+        found = self.weights(ws)
+        if found is not None:
+            shutil.copyfile(found.verify(), path)
+            return {"origin": "shipped", "recipe_digest": found.manifest["recipe_digest"],
+                    "shipped_created": found.manifest.get("created"), "trained_on": found.manifest.get("machine")}
+        recipe = self.recipe(ws)
+        facts = self.train(ws, path)
+        return {"origin": "trained", "recipe_digest": shipped_weights.recipe_digest(recipe), "training": facts}
