@@ -5,11 +5,10 @@ that exist and reach the build context, and runs the benchmarks from a bundle by
 import fnmatch
 import json
 import shlex
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from paths import REPO
 DOCKER = REPO / "docker"
 BASE = "python:3.11-slim-bookworm"
 INSTRUCTIONS = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER",

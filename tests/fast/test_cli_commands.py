@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,7 @@ import benchjson
 from qbench import cli
 from test_consistency import with_outputs
 
-REPO = Path(__file__).resolve().parents[1]
+from paths import REPO
 ARM_EMU = dict(arch="aarch64", emulated="qemu-aarch64", emulated_cpu="cortex-a72", node="ci-x86")
 
 

@@ -8,9 +8,8 @@ errors and cache-key regressions (shellcheck runs over every script in test_run_
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from paths import REPO
 SCRIPT = REPO / "scripts" / "arm64-emu"
 
 

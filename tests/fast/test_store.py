@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +21,9 @@ from qbench.store import schema as t
 from qbench.store.document import canonical, join, run_hash, split
 from qbench.store.migrate import head
 
-BASELINE = Path(__file__).parent.parent / "baselines" / "arm64-emulated.json"
+from paths import REPO
+
+BASELINE = REPO / "baselines" / "arm64-emulated.json"
 ARM = dict(arch="aarch64", emulated="qemu-aarch64", emulated_cpu="cortex-a72", node="pi-emu",
            devices=("xnnpack", "builtin"))
 

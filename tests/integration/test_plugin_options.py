@@ -19,7 +19,7 @@ from pytest_benchmark.utils import get_machine_id
 from qbench.bundle import write_bundle
 from qbench.versions import emulated
 
-BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+from paths import BENCHMARKS
 MODEL = "mnist_cnn"
 
 

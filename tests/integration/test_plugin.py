@@ -1,11 +1,10 @@
 """The pytest plugin, driven for real through pytester (as pytest-benchmark tests itself)."""
 
 import json
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+from paths import BENCHMARKS
 
 
 @pytest.fixture
@@ -75,8 +74,9 @@ def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, 
     for bench in run["benchmarks"]:
         info = bench["extra_info"]
         for key in ("model", "mode", "device", "model_bytes", "size_ratio", "accuracy", "versions", "arch",
-                    "latency_p90_s", "init_s", "first_invoke_s", "backend", "peak_rss_bytes"):
+                    "latency_p90_s", "init_s", "first_invoke_s", "backend", "peak_rss_bytes", "weights_sha256"):
             assert key in info, key
+        assert info["source"] == "shipped" and info["weights_sha256"] == qbench.model("mnist_cnn").shipped().sha256
         assert info["accuracy"] >= 0.975
         assert (info["backend"]["delegate_partitions"] > 0) == (info["device"] == "xnnpack")
         assert info["peak_rss_bytes"] <= 150 * 2**20  # a MNIST case's whole process (issue: MNIST <= 150 MiB)

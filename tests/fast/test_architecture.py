@@ -12,7 +12,7 @@ import ast
 import re
 from pathlib import Path
 
-QBENCH = Path(__file__).resolve().parent.parent / "qbench"
+from paths import QBENCH
 
 
 def _modules() -> dict[str, Path]:

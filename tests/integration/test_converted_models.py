@@ -24,6 +24,29 @@ EXPECTED_OPS = {"mnist_cnn": {"CONV_2D", "FULLY_CONNECTED"}, "deeplab_scenes": {
 CHANNEL_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}  # [O,H,W,I], [O,I], [1,H,W,O]
 
 
+#: Calibration samples for artifacts converted here (modes the default benchmark selection does not build): the
+#: properties checked do not depend on how many samples calibrated, and a hundred 256x512 frames cost minutes in 16x8.
+FEW = 8
+_CONVERTED: dict[tuple[str, str], object] = {}
+
+
+def artifact(qbench, tmp_path_factory, model: str, mode: str):
+    """The session's artifact where the default benchmarks build it anyway (every MNIST mode, the segmentation
+    model's float32 and int8), else this mode converted here from the same source with ``FEW`` calibration samples."""
+    if model == "mnist_cnn" or mode in ("float32", "int8"):
+        return qbench.tflite(model, mode).path
+    from qbench import modes
+    from qbench.quantizers.converter import convert
+
+    if (model, mode) not in _CONVERTED:
+        spec = qbench.model(model)
+        path = tmp_path_factory.mktemp("converted") / f"{model}-{mode}.tflite"
+        path.write_bytes(convert(qbench.source(model).path, spec.source_format, modes.get(mode),
+                                 qbench.calibration_set(model)[:FEW], **spec.converter_args()))
+        _CONVERTED[model, mode] = path
+    return _CONVERTED[model, mode]
+
+
 def load(path, preserve=False, device="builtin"):
     interpreter = Interpreter(
         model_path=str(path),
@@ -50,8 +73,8 @@ def per_channel_absmax(w: np.ndarray, axis: int) -> np.ndarray:
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("mode", ["int8", "int16x8"])
-def test_stored_parameters_follow_the_tflite_quantization_spec(qbench, model, mode):
-    interpreter = load(qbench.tflite(model, mode).path)
+def test_stored_parameters_follow_the_tflite_quantization_spec(qbench, tmp_path_factory, model, mode):
+    interpreter = load(artifact(qbench, tmp_path_factory, model, mode))
     ops = weighted_ops(interpreter)
     assert {name for name, _ in ops} == EXPECTED_OPS[model]
     for name, (activation, weights, bias) in ops:
@@ -100,10 +123,10 @@ SAMPLES = {"mnist_cnn": 32, "deeplab_scenes": 2}
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("device", ["reference", "builtin"])
-def test_quantize_op_output_equals_qbench_quantize(qbench, model, device):
+def test_quantize_op_output_equals_qbench_quantize(qbench, tmp_path_factory, model, device):
     """The int8-float-io model's first op quantizes its float input: on the reference kernels exactly as
     qbench.quantize does, on the optimized ones as their measured rule (tflite_ops.optimized_quantize) does."""
-    interpreter = load(qbench.tflite(model, "int8-float-io").path, preserve=True, device=device)
+    interpreter = load(artifact(qbench, tmp_path_factory, model, "int8-float-io"), preserve=True, device=device)
     quant_op = interpreter._get_ops_details()[0]
     assert quant_op["op_name"] == "QUANTIZE"
     out = next(t for t in interpreter.get_tensor_details() if t["index"] == quant_op["outputs"][0])

@@ -204,7 +204,7 @@ def test_a_ready_tflite_runs_in_every_aeq_mode_and_converter_modes_skip_with_the
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makeconftest('pytest_plugins = ["qbench.plugin"]')
     pytester.makeini("[pytest]\n")
-    bench = Path(__file__).parent.parent / "benchmarks"
+    from paths import BENCHMARKS as bench
     for name in ("test_quality.py", "test_contract.py", "test_size.py"):
         pytester.copy_example(str(bench / name))
     path = qbench.tflite(MODEL, "float32").path

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from qbench.store import api
 from qbench.store.document import run_hash
 
-BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+from paths import BENCHMARKS
 FAST = ("--qbench-models=mnist_cnn", "--qbench-modes", "float32,int8", "--qbench-devices", "builtin",
         "--benchmark-max-time=0.01", "--benchmark-min-rounds=3")
 

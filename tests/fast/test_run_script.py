@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from paths import REPO
 SCRIPTS = ["run", ".ci/run", "scripts/arm64-emu", "scripts/arm64-bench"]
 
 #: Stands in for python3 (and, copied into the venv, for its bin/python): logs every call to $FAKE_LOG.

@@ -23,7 +23,7 @@ from qbench.measure import evaluate
 from qbench.models.imported import parse_model_option
 from qbench.workspace import Workspace
 
-BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+from paths import BENCHMARKS
 MODES = ("float32", "dynamic", "float16", "int8", "int8-float-io", "int16x8")
 DEVICES = ("xnnpack", "xnnpack-mt", "builtin", "reference")
 

@@ -19,7 +19,7 @@ from qbench.errors import QbenchError
 
 MODEL = "mnist_cnn"
 DEVICE = "builtin"
-REPO = Path(__file__).resolve().parent.parent
+from paths import REPO
 INT8 = f"{MODEL}-int8.tflite"
 EVAL = f"{MODEL}-eval.npz"
 
