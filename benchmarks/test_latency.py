@@ -1,41 +1,43 @@
-"""invoke() latency per model x mode x device.
+"""invoke() latency per model x mode x device, timed in interleaved passes (``qbench.timing``).
 
 What is timed: only ``Runner.invoke()`` on one real evaluation sample (batch 1) already set as input:
 ``Interpreter.invoke()``, or for the CompiledModel devices ``run_by_index(0, inputs, outputs)`` on
 TensorBuffers written beforehand. Loading, allocation or compilation, input quantization and output
-reading happen outside the timed call. Load + allocate (or compile) time and the first (cold) invoke go to
-``extra_info`` as ``init_s`` and ``first_invoke_s``; so do p90/p99 of the per-invoke times and the
-process's peak RSS while this benchmark ran.
+reading happen outside the timed call. The modes of one model on one device are timed together, pass after pass
+in shuffled order, so that a drifting CPU slows them alike; each case's rounds become its pytest-benchmark
+statistics, and ``extra_info`` carries the passes (``timing``) and the ratio to float32 with its 95 % interval
+(``latency_ratio``). Load + allocate (or compile) time and the first (cold) invoke go to ``extra_info`` as ``init_s``
+and ``first_invoke_s``; so do p90/p99 of the per-invoke times and the process's peak RSS while the case's own model
+was loaded and invoked.
 """
 
 import time
 
-import numpy as np
-
 from qbench.measure import latency_percentiles, peak_rss_bytes, reset_peak_rss
+from qbench.timing import budget_of, record
 
-SAMPLE_INDEX = 0  # the first test image/frame: fixed, so every machine times the same input
+STEADY_INVOKES = 5  # after the first: what the peak RSS covers besides loading
 
 
-def test_invoke(benchmark, qbench, qbench_model, qbench_mode, qbench_device):
-    sample = qbench.eval_set(qbench_model).x[SAMPLE_INDEX : SAMPLE_INDEX + 1]
+def test_invoke(benchmark, qbench, qbench_timing, qbench_model, qbench_mode, qbench_device):
+    sample = qbench_timing.sample(qbench_model)
     info = qbench.result_info(qbench_model, qbench_mode, qbench_device)  # builds/evaluates outside the peak
     peak_reset = reset_peak_rss()
-    runner = qbench.runner(qbench_model, qbench_mode, qbench_device)
-    runner.set_input(sample)
-    start = time.perf_counter()
-    runner.invoke()
-    first_invoke_s = time.perf_counter() - start
-    expected = runner.raw_output().copy()
-
-    benchmark.group = f"{qbench_model} on {qbench_device}"
-    benchmark.extra_info.update(info, init_s=runner.init_s, first_invoke_s=first_invoke_s, backend=runner.backend)
-    benchmark(runner.invoke)
-
-    # The timed loop must have computed the same thing as the untimed call.
-    np.testing.assert_array_equal(runner.raw_output(), expected)
-    benchmark.extra_info["peak_rss_bytes"] = peak_rss_bytes()
-    benchmark.extra_info["peak_rss_scope"] = "benchmark" if peak_reset else "process"
-    if benchmark.stats is not None:  # None under --benchmark-disable
-        benchmark.extra_info.update(latency_percentiles(benchmark.stats.stats.data))
-        benchmark.extra_info["fps"] = 1.0 / benchmark.extra_info["latency_median_s"]
+    with qbench.runner(qbench_model, qbench_mode, qbench_device) as runner:
+        runner.set_input(sample)
+        start = time.perf_counter()
+        runner.invoke()
+        first_invoke_s = time.perf_counter() - start
+        for _ in range(STEADY_INVOKES):
+            runner.invoke()
+        benchmark.group = f"{qbench_model} on {qbench_device}"
+        benchmark.extra_info.update(info, init_s=runner.init_s, first_invoke_s=first_invoke_s, backend=runner.backend,
+                                    peak_rss_bytes=peak_rss_bytes(),
+                                    peak_rss_scope="benchmark" if peak_reset else "process")
+        if benchmark.disabled:  # --benchmark-disable, or under xdist: one call, as pytest-benchmark does then
+            benchmark(runner.invoke)
+            return
+    timed = qbench_timing.case(qbench_model, qbench_mode, qbench_device, budget_of(benchmark, qbench_timing.passes))
+    record(benchmark, timed.case)
+    benchmark.extra_info.update(timed.info(), **latency_percentiles(benchmark.stats.stats.data))
+    benchmark.extra_info["fps"] = 1.0 / benchmark.extra_info["latency_median_s"]

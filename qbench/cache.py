@@ -23,7 +23,7 @@ from typing import IO, Any, Callable, Iterator
 
 from filelock import FileLock
 
-from qbench import progress
+from qbench import chatter, progress
 from qbench.errors import NotApplicable, QbenchError
 from qbench.versions import run_versions
 
@@ -193,7 +193,8 @@ class Cache:
             try:
                 with progress.step(f"building {label or kind}"):
                     try:
-                        extra = build(tmp / filename) or {}
+                        with chatter.build_log(self.root / "logs" / f"{kind}-{key[:24]}.log", label or kind):
+                            extra = build(tmp / filename) or {}
                     except NotApplicable as exc:
                         filename = NOT_APPLICABLE
                         (tmp / filename).write_text(str(exc))

@@ -17,6 +17,7 @@ from statistics import median
 
 from scipy.stats import mannwhitneyu
 
+from qbench import verdict
 from qbench.errors import QbenchError
 from qbench.report.load import BASELINE_MODE, GATED_METRICS, Case, CaseKey, Run, case_sort_key, short_cpu
 from qbench.sources import load_run
@@ -269,15 +270,28 @@ def _size(b: Case, c: Case, tol: float) -> tuple[str, Failure | None]:
 
 
 def _ratio(base: Run, cur: Run, key: CaseKey, tol: float, name: str) -> tuple[str, Failure | None]:
+    """Latency relative to float32 on the same device: with both runs' interleaved intervals, it grew only when
+    the current interval lies above the baseline's widened by ``tol`` (``verdict.regressed``); runs without
+    intervals compare the ratio of medians."""
     if key[1] == BASELINE_MODE:
         return "(reference)", None
+    model, _, device = key
+    refs = base.cases.get((model, BASELINE_MODE, device)), cur.cases.get((model, BASELINE_MODE, device))
+    if None in refs:
+        return f"no {BASELINE_MODE} on {device}", None
+    rb, rc = verdict.ratio(base.cases[key], refs[0]), verdict.ratio(cur.cases[key], refs[1])
+    if rb is not None and rc is not None:
+        cell = f"{rb} -> {rc}"
+        if verdict.regressed(rb, rc, tol):
+            return cell, Failure(name, "latency_ratio_tol",
+                                 f"latency relative to {BASELINE_MODE} on {device} grew from {rb} to {rc} (95 % "
+                                 f"intervals): the current one lies above the baseline's by more than {tol:+.0%}")
+        return cell, None
     br, cr = base.latency_ratio(key), cur.latency_ratio(key)
-    if br is None or cr is None:
-        return f"no {BASELINE_MODE} on {key[2]}", None
-    cell = f"{br:.2f} -> {cr:.2f} ({cr / br - 1:+.0%})"
+    cell = f"{br:.2f} -> {cr:.2f} ({cr / br - 1:+.0%}, no intervals)"
     if cr > br * (1 + tol):
         return cell, Failure(name, "latency_ratio_tol",
-                             f"latency relative to {BASELINE_MODE} on {key[2]} grew by {cr / br - 1:+.0%} "
+                             f"latency relative to {BASELINE_MODE} on {device} grew by {cr / br - 1:+.0%} "
                              f"({br:.2f} -> {cr:.2f}); allowed {tol:+.0%}")
     return cell, None
 

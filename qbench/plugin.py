@@ -17,12 +17,15 @@ import pytest
 from qbench import machine, progress, selection, settings
 from qbench.bundle import BundleWorkspace
 from qbench.errors import NotApplicable, QbenchError
+from qbench.interleaved import Interleaved
+from qbench.session_run import capture, session_document
 from qbench.runtime import quiet
 from qbench.workspace import Workspace, open_workspace
 
 AXES = {"qbench_model": "models", "qbench_mode": "modes", "qbench_device": "devices"}  # fixture -> axis
 WORKSPACE = pytest.StashKey[Workspace]()
 SELECTION = pytest.StashKey[dict]()
+TIMING = pytest.StashKey["Interleaved"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -127,11 +130,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             warmup.run(ws, list(dict.fromkeys(cases)))
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[TIMING] = Interleaved(ws, _timing_groups(items), ws.settings.passes)
     # One model at a time (each file's cases in their order within it), so that a model's data is loaded once
     # and released before the next model's cases are measured (pytest_runtest_teardown).
     order = {model_id: rank for rank, model_id in enumerate(dict.fromkeys(c[0] for c in cases))}
     items.sort(key=lambda item: order.get(_model_of(item), -1))
     ws.release(keep=_model_of(items[0]) if items else None)  # prepare() loaded every model's evaluation set
+
+
+def _timing_groups(items: list[pytest.Item]) -> dict[tuple[str, str], list[str]]:
+    """(model, device) -> the modes whose latency is timed together (qbench.timing), in collection order."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in items:
+        params = _params(item)
+        if "qbench_timing" in getattr(item, "fixturenames", ()) and {"qbench_model", "qbench_mode",
+                                                                      "qbench_device"} <= set(params):
+            modes = groups.setdefault((params["qbench_model"], params["qbench_device"]), [])
+            if params["qbench_mode"] not in modes:
+                modes.append(params["qbench_mode"])
+    return groups
 
 
 def _params(item: pytest.Item | None) -> dict:
@@ -152,6 +169,12 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def qbench(pytestconfig: pytest.Config) -> Workspace:
     """The session's Workspace: cached artifacts, datasets and memoized evaluations."""
     return pytestconfig.stash[WORKSPACE]
+
+
+@pytest.fixture(scope="session")
+def qbench_timing(pytestconfig: pytest.Config) -> Interleaved:
+    """The session's interleaved latency timings: each group of cases is timed together (qbench.timing)."""
+    return pytestconfig.stash[TIMING]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -181,10 +204,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
-    if config.getoption("--qbench-store"):
-        from qbench.store.session import capture
-
-        capture(config, output_json)
+    capture(config, output_json)  # the --benchmark-json document: what the store and the summary read
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -195,6 +215,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         store_session(session)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables: the answer is the last thing on the screen
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     ws = config.stash.get(WORKSPACE, None)
     if ws is None:
@@ -210,6 +231,18 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         written = write_run_samples(ws, chosen["qbench_model"], chosen["qbench_mode"],
                                     chosen["qbench_device"][0], out)
         terminalreporter.write_line(f"qbench: wrote {len(written)} sample image(s) to {out}")
+    if not hasattr(config, "workerinput"):
+        doc, _ = session_document(config)
+        if doc is not None:
+            from qbench.report.load import parse_run
+            from qbench.report.summary import lines
+
+            try:
+                summary = lines(parse_run(doc, config.rootpath / "this session"))
+            except QbenchError:
+                summary = []  # no qbench case was timed (another suite's benchmarks)
+            for line in summary:
+                terminalreporter.write_line(line)
     # Evaluations are cached entries too, but a warm cache of models with a new device or eval limit still
     # evaluates: count them apart so "0 artifact(s) built" keeps meaning "no model was converted or trained".
     entries = list(ws.cache.built)

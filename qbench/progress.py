@@ -5,14 +5,24 @@ The pytest plugin swaps the sink so the lines reach the terminal past output cap
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import IO, Callable, Iterator
+
+_terminal: IO | None = None  # a copy of fd 2 made before any capture (qbench.chatter), once per process
+
+
+def pin_terminal() -> None:
+    """Keep writing progress lines to where stderr points now, even while fd 2 is captured (qbench.chatter)."""
+    global _terminal
+    if _terminal is None:
+        _terminal = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
 
 
 def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    print(msg, file=_terminal or sys.stderr, flush=True)
 
 
 _sink: Callable[[str], None] = _stderr

@@ -31,6 +31,9 @@ GENERAL: tuple[Option, ...] = (
            stages=frozenset({RUN})),
     Option("retrain", "train the built-in models from scratch on this machine instead of using their shipped "
            "reference weights (README: Reference weights)", flag=True),
+    Option("passes", "interleaved timing passes per group of cases (every mode of a model on a device, timed in "
+           "alternation so drift hits them alike; README: What is measured; default 10)", "N",
+           parse=lambda text: parse_passes(text), default=10, stages=frozenset({RUN})),
     Option("reevaluate", "evaluate quality afresh instead of reusing cached evaluation results (README: What is "
            "measured)", flag=True, stages=frozenset({RUN})),
     Option("store", "at the end, store the session's results in a results store: an SQLite path or sqlite:///FILE, "
@@ -43,6 +46,15 @@ GENERAL: tuple[Option, ...] = (
            "e.g. 0.99), fidelity=DB (output SNR); comma-separated, or one number for every task",
            "TASK=VALUE,...", parse=lambda text: parse_targets(text)),
 )
+
+
+def parse_passes(text: str) -> int:
+    """At least 6: with fewer, no ratio can have a 95 % interval (qbench.intervals)."""
+    passes = positive_int("--qbench-passes")(text)
+    if passes < 6:
+        raise QbenchError(f"--qbench-passes {passes} is too few for a 95 % interval of a latency ratio",
+                          "give 6 or more (default 10)")
+    return passes
 
 
 def parse_targets(text: str) -> dict[str, float]:

@@ -62,7 +62,7 @@ def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
     data = header + np.ascontiguousarray(array, np.uint8).tobytes()
     if compress:
         path = path.with_name(path.name + ".gz")
-        data = gzip.compress(data, mtime=0)
+        data = gzip.compress(data, compresslevel=1, mtime=0)  # a test's speed, not the smallest file
     path.write_bytes(data)
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from qbench.errors import QbenchError
 from qbench.report.explanations import find as find_explanations
 from qbench.sources import load_runs
-from qbench.report.recommend import recommendation_table
+from qbench.report.recommend import recommendation_table, replicability_table
 from qbench.report.tables import model_table, runs_table, to_markdown
 
 if TYPE_CHECKING:
@@ -54,10 +54,12 @@ def write_report(sources: list[str | Path], out: Path, gate_config: "GateConfig 
     explained = find_explanations(out)
     if explained:
         skipped += explained.skipped
-    markdown = to_markdown([advice, overview, *tables, *([explained.table] if explained else [])])
+    replicated = replicability_table(runs)
+    markdown = to_markdown([advice, *([replicated] if replicated else []), overview, *tables,
+                            *([explained.table] if explained else [])])
     (out / "tables.md").write_text(markdown, encoding="utf-8")
     per_model = [(t, [w for w in written if w.model == m]) for m, t in zip(models, tables)]
-    (out / "index.html").write_text(render_index(overview, per_model, skipped, advice, explained), encoding="utf-8")
+    (out / "index.html").write_text(render_index(overview, per_model, skipped, advice, explained, replicated), encoding="utf-8")
     return ReportResult(out, markdown, out / "tables.md", out / "index.html", [w.path for w in written], skipped)
 
 

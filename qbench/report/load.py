@@ -75,6 +75,22 @@ class Case:
         return (self.model, self.mode, self.device)
 
     @property
+    def pass_medians(self) -> tuple[float, ...]:
+        """Per-pass per-invoke medians of interleaved timing (``qbench.timing``); () for runs timed otherwise."""
+        timing = self.info.get("timing")
+        values = timing.get("pass_medians_s") if isinstance(timing, dict) else None
+        if isinstance(values, list) and values and all(_is_number(v) and v > 0 for v in values):
+            return tuple(float(v) for v in values)
+        return ()
+
+    @property
+    def timing_group(self) -> str | None:
+        """The interleaved timing group: cases of one group were timed in the same passes."""
+        timing = self.info.get("timing")
+        group = timing.get("group") if isinstance(timing, dict) else None
+        return group if isinstance(group, str) else None
+
+    @property
     def eval_samples(self) -> int | None:
         """How many evaluation samples the quality numbers come from (fewer under --qbench-eval-limit)."""
         value = self.info.get("eval_samples")

@@ -1,20 +1,24 @@
-"""The report's opening answer: which mode to ship, per model, machine and device.
+"""The report's opening answer: which mode to ship, per model, machine and device (rules: ``qbench.verdict``).
 
 Per model x machine x device: the fastest and the smallest mode *within the quality budget* (what each result
-records as ``within_budget``; float32 is the reference and always qualifies), and the Pareto set over size, latency
-and quality (no other mode is at least as small, as fast and as good, and better in one), with the budget stated.
-Quality is the task's primary metric (accuracy, mIoU, output SNR; float32's own SNR counts as perfect). A result
-without ``within_budget`` (older runs) cannot be recommended and is counted in the note.
+records as ``within_budget``; float32 is the reference and always qualifies), with what each is tied with, and the
+Pareto set over size, latency and quality, with the budget stated. Latency comparisons use the interleaved passes'
+paired intervals; a difference inside the noise or under the 5 % margin is a tie and is called one. Quality is the
+task's primary metric (accuracy, mIoU, output SNR; float32's own SNR counts as perfect). With several runs of one
+machine, a replicability table says how often each verdict came out the same. A result without ``within_budget``
+(older runs) cannot be recommended and is counted in the note.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from qbench import tasks
+from qbench import tasks, verdict
+from qbench.intervals import Ratio
 from qbench.modes import BUDGET_SUFFIX
 from qbench.report.load import BASELINE_MODE, Case, Run, order
-from qbench.report.tables import Table, num, size_unit, time_unit
+from qbench.report.tables import Table, num, size_unit
 from qbench.runtime import DEVICES
 
 
@@ -39,21 +43,6 @@ def quality(case: Case) -> float | None:
     return value
 
 
-def pareto(cases: list[Case]) -> list[Case]:
-    """The cases no other case dominates on (bytes, latency: lower is better; quality: higher is better)."""
-    scored = [(c, quality(c)) for c in cases]
-    scored = [(c, q) for c, q in scored if q is not None]
-
-    def dominates(a: tuple[Case, float], b: tuple[Case, float]) -> bool:
-        (ca, qa), (cb, qb) = a, b
-        no_worse = ca.model_bytes <= cb.model_bytes and ca.latency_median_s <= cb.latency_median_s and qa >= qb
-        better = ca.model_bytes < cb.model_bytes or ca.latency_median_s < cb.latency_median_s or qa > qb
-        return no_worse and better
-
-    front = [s for s in scored if not any(dominates(o, s) for o in scored if o is not s)]
-    return [c for c, _ in sorted(front, key=lambda s: (s[0].model_bytes, s[0].latency_median_s))]
-
-
 def distinct_files(cases: list[Case]) -> list[Case]:
     """One case per model file: a ``+budget`` mode that kept no layer *is* its lossy mode's file, byte for byte,
     and recommending one over the other would only pick the luckier latency sample. The base mode's name stays."""
@@ -67,42 +56,140 @@ def distinct_files(cases: list[Case]) -> list[Case]:
     return [c for c in cases if id(c) in keep]
 
 
-def recommendation_table(runs: list[Run]) -> Table:
-    models = sorted({c.model for r in runs for c in r.cases.values()})
-    rows, unknown = [], 0
-    for model in models:
-        of_model = [c for r in runs for c in r.cases.values() if c.model == model]
-        s_unit, s_scale = size_unit(max(c.model_bytes for c in of_model))
-        t_unit, t_scale = time_unit(max(c.latency_median_s for c in of_model))
+@dataclass(frozen=True)
+class Answer:
+    """The verdicts on one model x machine x device."""
+
+    model: str
+    run: Run
+    device: str
+    budget: str
+    cases: list[Case]
+    reference: Case | None
+    fastest: verdict.Pick | None
+    smallest: verdict.Pick | None
+    front: list[Case]
+    unknown: int  # results that do not record whether they met the budget
+
+    def key(self) -> tuple:
+        """What replicability compares between runs: the picks with their ties, and the Pareto set."""
+        return (self.fastest and (self.fastest.case.mode, self.fastest.modes),
+                self.smallest and self.smallest.case.mode, tuple(c.mode for c in self.front))
+
+
+def answers(runs: list[Run]) -> list[Answer]:
+    found = []
+    for model in sorted({c.model for r in runs for c in r.cases.values()}):
         for run in runs:
             cases = [c for c in run.cases.values() if c.model == model]
             for device in order({c.device for c in cases}, DEVICES):
                 here = distinct_files([c for c in cases if c.device == device])
-                unknown += sum(within_budget(c) is None for c in here)
                 eligible = [c for c in here if within_budget(c)]
-                budget = "; ".join(sorted({b for c in here if (b := c.info.get("quality_budget"))})) or "-"
+                scores = {c.mode: quality(c) for c in here}
                 ref = next((c for c in here if c.mode == BASELINE_MODE), None)
-                fastest = min(eligible, key=lambda c: (c.latency_median_s, c.model_bytes), default=None)
-                smallest = min(eligible, key=lambda c: (c.model_bytes, c.latency_median_s), default=None)
+                budget = "; ".join(sorted({b for c in here if (b := c.info.get("quality_budget"))})) or "-"
+                found.append(Answer(model, run, device, budget, here, ref, verdict.fastest(eligible, scores, ref),
+                                    verdict.smallest(eligible, scores), verdict.pareto(here, scores),
+                                    sum(within_budget(c) is None for c in here)))
+    return found
 
-                def speed(c: Case) -> str:
-                    ratio = f", x{ref.latency_median_s / c.latency_median_s:.2f}" if ref else ""
-                    return f"{c.mode} ({num(t_scale * c.latency_median_s)} {t_unit}{ratio})"
 
-                def size(c: Case) -> str:
-                    ratio = f", {c.model_bytes / ref.model_bytes:.2f}" if ref else ""
-                    return f"{c.mode} ({num(c.model_bytes / s_scale)} {s_unit}{ratio})"
+def _vs_reference(case: Case, ref: Case | None) -> str:
+    """The case's latency relative to float32 on the same device, with its 95 % interval."""
+    if ref is None:
+        return ""
+    if case is ref:
+        return "the reference"
+    r = verdict.ratio(case, ref)
+    if r is not None:
+        return f"{r.estimate:.2f}x float32 latency [{r.low:.2f}, {r.high:.2f}]"
+    return f"{case.latency_median_s / ref.latency_median_s:.2f}x float32 latency, no interval"
 
-                front = pareto(here)
-                rows.append([model, run.label, device, budget, speed(fastest) if fastest else "-",
-                             size(smallest) if smallest else "-",
-                             ", ".join(c.mode + _mark(within_budget(c)) for c in front)])
-    note = ("Fastest / smallest: among the modes within the quality budget on that device (float32 is the reference "
-            "and always qualifies); x = speedup over float32 on the same device, and size as a fraction of float32. "
-            "Pareto set: no other mode is as small, as fast and as good (quality = the task's primary metric), "
-            "smallest first. A +budget mode that kept no layer is its lossy mode's file and is listed under that name.")
+
+def _tied(ties: dict[str, Ratio | None]) -> str:
+    parts = []
+    for mode, r in ties.items():
+        parts.append(f"{mode} ({'+' if r and r.estimate >= 1 else ''}{(r.estimate - 1) * 100:.0f} %)" if r else mode)
+    return ", ".join(parts)
+
+
+def describe_fastest(answer: Answer) -> str:
+    pick = answer.fastest
+    if pick is None:
+        return "-" if not answer.cases else "none ranked" + (f" (unstable: {', '.join(_unstable(answer))})"
+                                                             if _unstable(answer) else "")
+    text = f"{pick.case.mode} ({_vs_reference(pick.case, answer.reference)})" if answer.reference else pick.case.mode
+    if pick.tied:
+        text += f"; tied with {_tied(pick.tied)}"
+    if pick.unstable:
+        text += f"; unstable, not ranked: {', '.join(pick.unstable)}"
+    return text
+
+
+def _unstable(answer: Answer) -> list[str]:
+    return [c.mode for c in answer.cases if verdict.unstable(c, answer.reference)]
+
+
+def describe_smallest(answer: Answer, unit: tuple[str, float]) -> str:
+    pick = answer.smallest
+    if pick is None:
+        return "-"
+    ref = answer.reference
+    ratio = f", {pick.case.model_bytes / ref.model_bytes:.2f}" if ref else ""
+    return f"{pick.case.mode} ({num(pick.case.model_bytes / unit[1])} {unit[0]}{ratio})" + (
+        f"; same size: {', '.join(pick.tied)}" if pick.tied else "")
+
+
+NOTE = ("Within the quality budget on that device (float32 is the reference and always qualifies). Fastest: the modes "
+        f"not confidently slower than the fastest by more than {verdict.MARGIN:.0%} (95 % paired intervals from "
+        "interleaved passes) are tied with it, and the pick among them is the smallest file, then the best quality; "
+        "latency is given relative to float32 on the same device, with its interval; ties show their latency "
+        f"difference to the pick. A mode whose ratio to float32 spans more than {verdict.UNSTABLE_WIDTH - 1:.0%} is unstable and not "
+        "ranked. Smallest: size as a fraction of float32. Pareto set: no other mode is as small, as good and not "
+        "slower while better in one of them (slower as above), smallest first. A +budget mode that kept no layer is "
+        "its lossy mode's file and is listed under that name.")
+
+
+def recommendation_table(runs: list[Run]) -> Table:
+    rows, unknown = [], 0
+    found = answers(runs)
+    units = {a.model: size_unit(max(c.model_bytes for c in a.cases)) for a in found if a.cases}
+    for a in found:
+        unknown += a.unknown
+        rows.append([a.model, a.run.label, a.device, a.budget, describe_fastest(a),
+                     describe_smallest(a, units.get(a.model, ("KiB", 1024.0))),
+                     ", ".join(c.mode + _mark(within_budget(c)) for c in a.front)])
+    note = NOTE
     if unknown:
         note += f" {unknown} result(s) do not record whether they met the budget (older runs) and are not recommended."
     return Table("Recommendation: which mode to ship", ["Model", "Machine", "Device", "Quality budget",
                                                          "Fastest within budget", "Smallest within budget",
                                                          "Pareto set (size, latency, quality)"], rows, note)
+
+
+def replicability_table(runs: list[Run]) -> Table | None:
+    """With several runs of one machine: how often each model x device's verdicts came out the same (MLPerf's
+    replicability check), or None when no machine has two runs."""
+    by_row: dict[tuple, list[Answer]] = {}
+    for a in answers(runs):
+        by_row.setdefault((a.model, a.run.machine.label, a.device), []).append(a)
+    rows = []
+    for (model, machine, device), found in by_row.items():
+        if len(found) < 2:
+            continue
+        cells = []
+        for part in range(3):
+            common, share = verdict.agreement([a.key()[part] for a in found])
+            cells.append(f"{share:.0%}")
+        fastest, _ = verdict.agreement([a.key()[0] for a in found])
+        picked = f"{fastest[0]} (tie set {', '.join(sorted(fastest[1]))})" if fastest else "-"
+        busy = max((c.info.get("timing", {}).get("other_cpu_share") or 0 for a in found for c in a.cases),
+                   default=0)
+        rows.append([model, machine, device, str(len(found)), *cells, picked, f"{busy:.0%}"])
+    if not rows:
+        return None
+    return Table("Replicability: the same verdict in every run?", [
+        "Model", "Machine", "Device", "Runs", "Fastest + ties", "Smallest", "Pareto set", "Most common fastest",
+        "Busiest other-CPU share"], rows,
+        "Share of the runs whose verdict equals the most common one (100 % = the same in every run). "
+        "Other-CPU share: the largest share of the machine's CPU time other processes used while a group was timed.")

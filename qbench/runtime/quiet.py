@@ -14,24 +14,13 @@ qbench loads models from one thread (pytest-xdist workers are processes).
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from qbench import progress
-
-ENV = "QBENCH_LITERT_LOG"
-
-
-def _asked_by_environment() -> bool:
-    return os.environ.get(ENV, "").strip().lower() not in ("", "0", "false", "no")
-
-
-_show = _asked_by_environment()
+from qbench import chatter, progress
 
 # LiteRT's problem lines: its own "ERROR:/WARNING: [file.cc:N] text", absl's "E0000 ...] text", a fail-fast
 # check's "FATAL ERROR: text", dawn's "Warning: text", and the "└ text" lines that carry the cause.
@@ -46,14 +35,7 @@ def tidy(message: str) -> str:
     return _PATH.sub(r"\1", _LOCATION.sub(" ", message)).strip(" .;")
 
 
-def show(flag: bool) -> None:
-    """Also print each captured log after its load (the environment variable turns it on regardless)."""
-    global _show
-    _show = flag or _asked_by_environment()
-
-
-def showing() -> bool:
-    return _show
+show, showing = chatter.show, chatter.showing  # one switch for every captured log (-v, QBENCH_LITERT_LOG=1)
 
 
 @dataclass
@@ -78,19 +60,12 @@ class Capture:
 def captured(label: str = "LiteRT") -> Iterator[Capture]:
     """Redirect fd 2 to a temp file for the block; the Capture holds the text afterwards."""
     cap = Capture()
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with tempfile.TemporaryFile() as tmp:
-            os.dup2(tmp.fileno(), 2)
-            try:
+    with tempfile.TemporaryFile() as tmp:
+        try:
+            with chatter.fd2_into(tmp):
                 yield cap
-            finally:
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-                tmp.seek(0)
-                cap.text = tmp.read().decode("utf-8", errors="replace")
-    finally:
-        os.close(saved)
-    if _show and cap.text.strip():  # through qbench's progress sink: past pytest's output capturing
+        finally:
+            tmp.seek(0)
+            cap.text = tmp.read().decode("utf-8", errors="replace")
+    if chatter.showing() and cap.text.strip():  # through qbench's progress sink: past pytest's output capturing
         progress.log(f"LiteRT log, {label}:\n{cap.text.rstrip()}")

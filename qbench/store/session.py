@@ -10,14 +10,11 @@ unreachable server stops the session before any benchmark runs.
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from pytest_benchmark.utils import safe_dumps
 
 from qbench.errors import QbenchError
+from qbench.session_run import session_document
 
-DOCUMENT = pytest.StashKey[dict]()
 SUMMARY = pytest.StashKey[str]()
 
 
@@ -38,38 +35,12 @@ def check_store(config: pytest.Config) -> None:
                                 "when storing\nfix: name the store alone")
 
 
-def capture(config: pytest.Config, output_json: dict) -> None:
-    """pytest-benchmark builds the --benchmark-json document first, then the autosave one (maybe without samples)."""
-    session = getattr(config, "_benchmarksession", None)
-    if session is not None and session.json and DOCUMENT not in config.stash:
-        config.stash[DOCUMENT] = output_json  # a reference: later update_json hooks may still add to it
-
-
-def _document(config: pytest.Config) -> tuple[dict | None, str]:
-    session = getattr(config, "_benchmarksession", None)
-    if session is None or not session.benchmarks:
-        return None, ""
-    doc = config.stash.get(DOCUMENT, None)
-    if doc is not None:
-        source = str(session.json)
-    else:
-        commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
-        config.hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
-        doc = config.hook.pytest_benchmark_generate_json(
-            config=config, benchmarks=session.benchmarks, include_data=True,
-            machine_info=session.get_machine_info(), commit_info=commit_info,
-        )
-        config.hook.pytest_benchmark_update_json(config=config, benchmarks=session.benchmarks, output_json=doc)
-        source = f"pytest session at {str(doc.get('datetime', ''))[:19]}"
-    return json.loads(safe_dumps(doc)), source  # what a --benchmark-json file of it holds
-
-
 def store_session(session: pytest.Session) -> None:
     from qbench.store.api import store_document
 
     config = session.config
     url = _url(config)
-    doc, source = _document(config)
+    doc, source = session_document(config)
     if doc is None:
         bench = getattr(config, "_benchmarksession", None)
         why = " (pytest-benchmark is disabled under xdist: run the benchmarks without -n)" if bench and \

@@ -1,12 +1,12 @@
 """MNIST sources: the verified wheel, the user's own IDX folder or .npz, and every malformed variant."""
 
-import gzip
 import io
 import pickle
 
 import numpy as np
 import pytest
 
+from byo import write_idx
 from qbench.cache import Cache
 from qbench.data import mnist
 from qbench.errors import QbenchError
@@ -24,12 +24,6 @@ def arrays(original):
     return {"x_train": m.x_train, "y_train": m.y_train, "x_test": m.x_test, "y_test": m.y_test}
 
 
-def write_idx(path, array, compress=False):
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    data = header + array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(data) if compress else data)
-
-
 def test_the_wheel_gives_the_original_split(original):
     m = original
     assert m.x_train.shape == (60000, 28, 28) and m.x_test.shape == (10000, 28, 28)
@@ -40,7 +34,7 @@ def test_the_wheel_gives_the_original_split(original):
 @pytest.mark.parametrize("compress", [False, True])
 def test_idx_folder_round_trips(tmp_path, arrays, compress):
     for name, stem in mnist.IDX_FILES.items():
-        write_idx(tmp_path / (stem + (".gz" if compress else "")), arrays[name], compress)
+        write_idx(tmp_path / stem, arrays[name], compress)
     loaded = mnist.read_source(tmp_path)
     assert loaded.digest == mnist.validate(arrays, "x").digest
 
@@ -52,7 +46,7 @@ def test_npz_round_trips(tmp_path, arrays):
 
 def test_truncated_idx_file(tmp_path, arrays):
     for name, stem in mnist.IDX_FILES.items():
-        write_idx(tmp_path / stem, arrays[name])
+        write_idx(tmp_path / stem, arrays[name], False)
     path = tmp_path / mnist.IDX_FILES["x_test"]
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(QbenchError, match="truncated"):
@@ -60,7 +54,7 @@ def test_truncated_idx_file(tmp_path, arrays):
 
 
 def test_missing_idx_file_is_named(tmp_path, arrays):
-    write_idx(tmp_path / mnist.IDX_FILES["x_train"], arrays["x_train"])
+    write_idx(tmp_path / mnist.IDX_FILES["x_train"], arrays["x_train"], False)
     with pytest.raises(QbenchError, match="train-labels-idx1-ubyte") as exc:
         mnist.read_source(tmp_path)
     assert exc.value.fix and "QBENCH_MNIST" in exc.value.fix
