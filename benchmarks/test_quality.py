@@ -16,11 +16,10 @@ def test_quality(qbench, qbench_model, qbench_mode, qbench_device):
     assert not verdict.failures, "; ".join(verdict.failures)
 
 
+@pytest.mark.qbench_models("deeplab_scenes")
 def test_scenes_need_a_model(qbench, qbench_model):
     """A per-pixel colour lookup (nearest class-mean colour, fitted on the calibration frames) must score
     clearly below the trained float32 model: the scenes test shape and context, not a palette."""
-    if qbench_model != "deeplab_scenes":
-        pytest.skip(f"{qbench_model} is not trained on the procedural scenes")
     spec, data = qbench.model(qbench_model), qbench.evaluation_set(qbench_model)
     if not hasattr(spec, "split"):
         pytest.skip("a bundle carries no scene generator: the lookup baseline runs on the build machine")

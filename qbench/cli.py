@@ -210,14 +210,19 @@ def main(argv: list[str] | None = None) -> int:
 
     store = sub.add_parser("store", help="keep runs in a results store (SQLite file or PostgreSQL) and read them back")
     actions = store.add_subparsers(dest="action", required=True)
-    where = dict(metavar="URL", help=f"SQLite path, sqlite:///FILE or postgresql://USER@HOST/DB (default {DEFAULT_STORE})")
+    # One convention for every subcommand: the store is --store URL (a selector, where one applies, in its query).
+    def store_option(sub, selects: bool) -> None:
+        sub.add_argument("--store", default=DEFAULT_STORE, metavar="URL",
+                         help=f"SQLite path, sqlite:///FILE or postgresql://USER@HOST/DB (default {DEFAULT_STORE})"
+                         + ("; ?selector picks runs (README: Results store)" if selects else ""))
+
     put = actions.add_parser("import", help="store run files (all or nothing; a run already stored is not stored twice)")
     put.add_argument("runs", nargs="+", type=Path, help="--benchmark-json files (or folders of them)")
-    put.add_argument("--store", default=DEFAULT_STORE, **where)
+    store_option(put, selects=False)
     listing = actions.add_parser("list", help="the stored runs a selector picks (default: all)")
-    listing.add_argument("store", nargs="?", default=DEFAULT_STORE, help="store, optionally ?selector (README)")
+    store_option(listing, selects=True)
     export = actions.add_parser("export", help="write the selected runs back out as pytest-benchmark JSON files")
-    export.add_argument("store", help="store, optionally ?selector (README: Results store)")
+    store_option(export, selects=True)
     export.add_argument("--out", type=Path, required=True, help="output folder")
     store.set_defaults(func=cmd_store)
 

@@ -71,6 +71,38 @@ def snr_db(reference: np.ndarray, output: np.ndarray) -> float:
     return float(np.clip(10.0 * np.log10(signal / noise), -SNR_CAP_DB, SNR_CAP_DB))
 
 
+def variation_snr_db(reference: np.ndarray, output: np.ndarray) -> float:
+    """SNR in dB against how much the reference *varies over the inputs*: 10 log10(mean over elements of the
+    reference's variance across samples (first axis) / mean squared error). An output that sits near a constant
+    (landmarks in pixels around the image centre, a logit far from zero) is judged by what changes with the input,
+    not by its offset; capped like ``snr_db``; -cap when the reference does not vary but the output differs."""
+    ref, out = np.asarray(reference, np.float64), np.asarray(output, np.float64)
+    if not np.all(np.isfinite(out)):
+        return -SNR_CAP_DB
+    noise = float(np.mean((out - ref) ** 2))
+    signal = float(np.mean(np.var(ref.reshape(len(ref), -1), axis=0))) if len(ref) > 1 else 0.0
+    if noise == 0.0:
+        return SNR_CAP_DB
+    if signal == 0.0:
+        return -SNR_CAP_DB
+    return float(np.clip(10.0 * np.log10(signal / noise), -SNR_CAP_DB, SNR_CAP_DB))
+
+
+def relative_spread(reference: np.ndarray) -> float:
+    """How much an output varies over the inputs relative to its own size: RMS over elements of the standard
+    deviation across samples, over the RMS of the values (0: the same output for every input)."""
+    ref = np.asarray(reference, np.float64).reshape(len(reference), -1)
+    size = float(np.sqrt(np.mean(ref**2)))
+    return float(np.sqrt(np.mean(np.var(ref, axis=0))) / size) if size > 0 and len(ref) > 1 else 0.0
+
+
+def binary_iou(reference: np.ndarray, predicted: np.ndarray) -> float:
+    """IoU of two boolean masks pooled over all samples and pixels (1.0 when both are empty)."""
+    reference, predicted = np.asarray(reference, bool), np.asarray(predicted, bool)
+    union = int(np.count_nonzero(reference | predicted))
+    return float(np.count_nonzero(reference & predicted) / union) if union else 1.0
+
+
 def mean_cosine(reference: np.ndarray, output: np.ndarray) -> float:
     """Mean over samples (first axis) of the cosine similarity of their flattened outputs; two zero vectors
     count as identical (1), one zero vector as unrelated (0)."""

@@ -56,6 +56,8 @@ def _terminal_sink(config: pytest.Config):
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark created its session
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "qbench_models(*ids): run this test for these models only (when selected)")
+    config.addinivalue_line("markers", "qbench_unselected: no selected model is one the test is about (deselected)")
     if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("capturemanager"):
         progress.set_sink(_terminal_sink(config))
     try:
@@ -103,15 +105,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The selected ids of each axis a test asks for; ``@pytest.mark.qbench_models(ID, ...)`` narrows the models to
+    those a test is about, and a test left with none of them is deselected (not skipped: nothing the user asked for
+    was left out)."""
     chosen = metafunc.config.stash[SELECTION]
+    only = metafunc.definition.get_closest_marker("qbench_models")
     for fixture in AXES:  # fixed order: model, mode, device
         if fixture in metafunc.fixturenames:
-            metafunc.parametrize(fixture, chosen[fixture], ids=str)
+            ids = chosen[fixture]
+            if fixture == "qbench_model" and only is not None:
+                ids = [i for i in ids if i in only.args]
+            params = ids or [pytest.param(None, marks=pytest.mark.qbench_unselected, id="none")]
+            metafunc.parametrize(fixture, params, ids=str if ids else None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Load and check the data of every model the collected cases use (a dataset that cannot be read is one usage
     error before any case runs, not a failure per case), then build and evaluate what they need (qbench.warmup)."""
+    unselected = [item for item in items if item.get_closest_marker("qbench_unselected")]
+    if unselected:
+        config.hook.pytest_deselected(items=unselected)
+        items[:] = [item for item in items if not item.get_closest_marker("qbench_unselected")]
     ws = config.stash[WORKSPACE]
     if config.option.collectonly:
         return

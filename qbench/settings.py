@@ -72,6 +72,8 @@ def parse_targets(text: str) -> dict[str, float]:
         except ValueError:
             raise QbenchError(f"--budget-target {part!r}: {value!r} is not a number",
                               "give e.g. segmentation=0.99 or classification=0.002") from None
+        for checked in tasks.TASKS.values() if task == "*" else [tasks.get(task)]:
+            checked.check_target(targets[task])
     if not targets:
         raise QbenchError("--budget-target is empty", "give e.g. segmentation=0.99")
     return targets

@@ -16,8 +16,9 @@ class T:
     name: str
     dtype: int = s.TensorType.FLOAT32
     shape: tuple[int, ...] = (1, 4)
-    scale: float | None = None
+    scale: float | list[float] | None = None  # a list: one scale per channel along axis 0
     zero_point: int = 0
+    data: bytes | None = None  # a constant's bytes (weights)
 
 
 @dataclass
@@ -37,13 +38,19 @@ class Graph:
     extra: dict = field(default_factory=dict)
 
 
-def _tensor(t: T) -> s.TensorT:
+def _tensor(t: T, buffers: list) -> s.TensorT:
     out = s.TensorT()
     out.name, out.type, out.shape, out.buffer = t.name.encode(), t.dtype, list(t.shape), 0
-    out.shapeSignature = [-1, *t.shape[1:]]
+    out.shapeSignature = [-1, *t.shape[1:]] if t.data is None else list(t.shape)
+    if t.data is not None:
+        buffer = s.BufferT()
+        buffer.data = list(t.data)
+        buffers.append(buffer)
+        out.buffer = len(buffers) - 1
     if t.scale is not None:
         q = s.QuantizationParametersT()
-        q.scale, q.zeroPoint = [t.scale], [t.zero_point]
+        scales = t.scale if isinstance(t.scale, list) else [t.scale]
+        q.scale, q.zeroPoint, q.quantizedDimension = scales, [t.zero_point] * len(scales), 0
         out.quantization = q
     return out
 
@@ -67,7 +74,7 @@ def build(graph: Graph) -> bytes:
         c.version = 1
         model.operatorCodes.append(c)
     sub = s.SubGraphT()
-    sub.tensors = [_tensor(t) for t in graph.tensors]
+    sub.tensors = [_tensor(t, model.buffers) for t in graph.tensors]
     sub.inputs, sub.outputs, sub.operators = graph.inputs, graph.outputs, []
     for op in graph.ops:
         o = s.OperatorT()
@@ -108,3 +115,13 @@ def two_outputs() -> bytes:
 def unknown_custom_op() -> bytes:
     """A well-formed model whose one op no runtime has: loads as a flatbuffer, fails to compile."""
     return build(Graph(tensors=[T("x"), T("y")], ops=[Op("QbenchNoSuchOp", [0], [1])], inputs=[0], outputs=[1]))
+
+
+def dense(units: int, per_tensor: bool = True) -> bytes:
+    """float x (1, 4) -> FULLY_CONNECTED with int8 weights (units, 4), per-tensor (one scale) or per-channel."""
+    i8 = s.TensorType.INT8
+    scale = 0.01 if per_tensor else [0.01 * (u + 1) for u in range(units)]
+    return build(Graph(
+        tensors=[T("x"), T("w", i8, (units, 4), scale, data=bytes(range(1, 4 * units + 1))), T("y", shape=(1, units))],
+        ops=[Op(s.BuiltinOperator.FULLY_CONNECTED, [0, 1, -1], [2])], inputs=[0], outputs=[2],
+    ))

@@ -66,11 +66,12 @@ class Verdict:
 
     failures: list[str] = field(default_factory=list)  # floors broken: the test fails
     budget: str = ""  # the budget in words
-    within_budget: bool | None = None  # None: the float32 reference itself
+    within_budget: bool | None = None  # None: the float32 reference itself, or nothing the rules could judge
+    notes: list[str] = field(default_factory=list)  # what the rules could not judge, and why
 
     def info(self) -> dict[str, Any]:
         return {"quality_budget": self.budget, "within_budget": self.within_budget,
-                "quality_failures": list(self.failures)}
+                "quality_failures": list(self.failures), "quality_notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,17 @@ class Task(ABC):
 
     # quality rules -----------------------------------------------------------------------------------------
     budgets: dict[str, Budget] = {}  # family -> budget and floor for the primary metric
+
+    #: what ``--qbench-budget-target TASK=VALUE`` may say for this task: (lowest, highest) allowed, and its unit
+    target_range: tuple[float, float] = (float("-inf"), float("inf"))
+    target_unit: str = ""
+
+    def check_target(self, value: float) -> None:
+        """Refuse a budget target that cannot mean anything for this task (a fraction of float32's mIoU above 1)."""
+        low, high = self.target_range
+        if not low <= value <= high:
+            raise QbenchError(f"--budget-target {self.id}={value:g} is outside {low:g}..{high:g} ({self.target_unit})",
+                              f"give {self.id}= as {self.target_unit}")
 
     def budget_for(self, family: str) -> Budget:
         try:

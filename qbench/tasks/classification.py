@@ -39,6 +39,8 @@ class Classification(Task):
         FigureSpec("tradeoff-latency-accuracy", "Trade-off: latency vs accuracy, per machine", "latency_tradeoff",
                    "accuracy"),
     )
+    target_range = (0.0, 1.0)
+    target_unit = "the largest accuracy drop from float32 allowed, e.g. 0.002"
     budgets = {  # largest accuracy drop from float32: (budget, floor)
         "float": Budget(0.005, 0.005),
         "8bit": Budget(0.005, 0.005),

@@ -1,42 +1,46 @@
 """Fidelity: no labels; each mode is scored against the float32 model's outputs on the same inputs and device.
 
-For every output: SNR in dB (10 log10 of signal over error energy), mean per-sample cosine similarity and the
-largest absolute error; where an output is a class-score vector also top-1 agreement with float32, where it is a
-height x width x classes map also the IoU of its argmax mask against float32's. A detector's boxes and scores are
-scored output by output. The gate is on the worst output's SNR, per mode family
-(``budgets``): the *budget* is what a mode must reach to be a candidate (the report shows who met it); the *floor*
-is where the outputs no longer follow float32 at all, and the suite fails. float32 itself must produce outputs that
-depend on the input. (A mode that quantized nothing is caught by the mode contracts, not here.)
+Every output is judged by its kind (``qbench.tasks.outputs``): regression outputs (landmarks, boxes, logits) by
+their SNR against how much float32's output *varies over the inputs* (0 dB: as wrong as answering float32's mean
+output for every input), masks by IoU with float32's mask, class vectors by top-1 agreement, a few probabilities by
+agreement with float32's confident decisions; an output the inputs do not exercise is named and left out of the
+verdict. A mode is within budget when every exercised output meets its kind's budget for the mode's family; an
+exercised output below its kind's floor fails the suite. float32 itself must produce outputs that depend on the
+input. (A mode that quantized nothing is caught by the mode contracts, not here.) ``snr_db``, the primary metric
+the report ranks modes by, is the worst exercised output's variation SNR.
 
-Why these numbers. Uniform b-bit quantization of a full-scale signal has an SNR of about 6.02 b + 1.76 dB (50 dB
-at 8 bits); through a network the errors add up. Measured here (worst output, against float32 on XNNPACK):
-float16 weights 79 dB; 8-bit modes 44-55 dB on the bars classifier, 19-47 dB on MediaPipe's iris model and 10-23 dB
-on its face detector (static int8 lowest); int4 weights 30 dB (bars), 23 dB (iris) and 2 dB (the face detector,
-which int4 breaks). One weight tensor replaced by random values (``tests/byo.damage_weights``) drops an int8 model
-to 2.6 dB. So the 8-bit and 16-bit floors sit at 5 dB, below every healthy figure and above the damaged one; the
-4-bit floor at 0 dB (error energy above the signal's: nothing of float32 left); float16 must keep 20 dB.
+Why these numbers (variation SNR, worst output, on XNNPACK). The old scale, SNR against the output's energy, gave
+an output that sits far from zero its offset for free (iris landmarks in pixels: 18.9 dB "energy" for static int8
+is 3.7 dB against their variation over the eye crops, an error of a few pixels). Measured here: float16 80 dB; the
+bars classifier 34 (static int8) to 51 dB (dynamic); MediaPipe's iris model 14-32 dB in its 8-bit modes, 3.7 dB on
+the iris output in static int8; its face detector 3.0-16 dB in 8-bit modes (static int8 lowest), MediaPipe's palm
+detector 4.1-15 dB; 4-bit weights 26.5 dB (bars), 6.4 dB (iris), -3 dB (palm) and -5 dB (face detector: int4
+breaks both detectors, whose errors then exceed their outputs' variation). One weight tensor replaced by random
+values (``tests/byo.damage_weights``) gives -0.3 to -0.1 dB. So the 8- and 16-bit floors sit at 1 dB (the mode
+still explains a fifth of how the output moves with the input), between every healthy figure (3.0 dB and up) and
+the damaged ones; the 4-bit floor at 0 dB (no better than a constant); float16 must keep 20 dB. The budgets stay
+what the thesis's question asks of an 8-bit mode (20 dB: 99 % of the variation explained). Mask IoU (MediaPipe's
+selfie segmenter on 18 photographs): weight-only int8 0.96, int16x8 0.85, dynamic int8 0.79, static int8 0.57
+(it marks a colour chart as a person), int4 0.36-0.39; budget 0.9, floors 0.5 (8/16-bit) and 0.3 (4-bit).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Sequence
 
 import numpy as np
 
-from qbench import metrics
 from qbench.tasks.base import Budget, FigureSpec, Metric, OutputInfo, Task, Verdict, dequantized
+from qbench.tasks.outputs import KINDS, METRIC, gated
+from qbench.tasks.outputs import judge as judge_output
 
 SAMPLE_VALUES = 4000  # points per output in the sample picture
-CLASS_SCORE_NAMES = re.compile(r"logit|score|class|prob|softmax", re.IGNORECASE)
+LABELS = {"regression": "variation SNR", "mask": "mask IoU", "classes": "top-1 agreement",
+          "scores": "decision agreement"}
 
 
-def _class_scores(name: str, values: np.ndarray) -> bool:
-    """Whether a vector output ranks classes (top-1 agreement means something) rather than regressing values
-    (landmark coordinates, box offsets): its name says so, or each sample is a probability distribution."""
-    if CLASS_SCORE_NAMES.search(name):
-        return True
-    return bool(np.all(values >= 0) and np.allclose(values.sum(axis=-1), 1.0, atol=1e-3))
+def _shown(metric: str, value: float) -> str:
+    return f"{value:.1f} dB" if metric == "snr_db" else f"{value:.3f}"
 
 
 class Fidelity(Task):
@@ -49,58 +53,87 @@ class Fidelity(Task):
         Metric("cosine", "Cosine", "Cosine similarity with float32 (worst output)", percent=False),
         Metric("top1_agreement", "Top-1 = float32 (%)", "Top-1 agreement with float32 (%)"),
         Metric("mask_iou", "Mask IoU vs float32 (%)", "Mask IoU vs float32 (%)"),
+        Metric("decision_agreement", "Decisions = float32 (%)", "Agreement with float32's confident decisions (%)"),
     )
     figures = (
         FigureSpec("snr", "Output SNR against float32 per mode, per machine and device", "bars", "snr_db"),
         FigureSpec("tradeoff-size-snr", "Trade-off: model size vs SNR", "size_tradeoff", "snr_db"),
         FigureSpec("tradeoff-latency-snr", "Trade-off: latency vs SNR, per machine", "latency_tradeoff", "snr_db"),
     )
-    budgets = {  # worst output's SNR in dB: (budget, floor); see the module docstring
+    target_range = (-150.0, 150.0)
+    target_unit = "the worst exercised output's variation SNR in dB, e.g. 30"
+    budgets = {  # a regression output's variation SNR in dB: (budget, floor); see the module docstring
         "float": Budget(40.0, 20.0),
-        "8bit": Budget(20.0, 5.0),
-        "16bit": Budget(30.0, 5.0),
+        "8bit": Budget(20.0, 1.0),
+        "16bit": Budget(30.0, 1.0),
         "4bit": Budget(20.0, 0.0),
     }
 
     def reduce(self, outputs: Sequence[np.ndarray], info: Sequence[OutputInfo]) -> tuple[np.ndarray, ...]:
         return tuple(dequantized(raw, i.quant) for raw, i in zip(outputs, info))
 
+    #: the other kinds' budgets and floors per family (``qbench.tasks.outputs``); regression uses ``budgets`` (dB)
+    kind_budgets = {
+        "mask": {"float": Budget(0.99, 0.9), "8bit": Budget(0.9, 0.5), "16bit": Budget(0.95, 0.5),
+                 "4bit": Budget(0.85, 0.3)},
+        "classes": {"float": Budget(0.99, 0.9), "8bit": Budget(0.95, 0.8), "16bit": Budget(0.97, 0.8),
+                    "4bit": Budget(0.9, 0.5)},
+        "scores": {"float": Budget(1.0, 0.95), "8bit": Budget(0.95, 0.8), "16bit": Budget(0.95, 0.8),
+                   "4bit": Budget(0.9, 0.6)},
+    }
+
+    def rule(self, kind: str, family: str) -> Budget:
+        return self.budget_for(family) if kind == "regression" else self.kind_budgets[kind][family]
+
     def score(self, predictions, data, reference=None, outputs: Sequence[OutputInfo] = ()) -> dict:
         if reference is None:  # float32 itself: does it depend on its input at all?
             varies = any(len(out) > 1 and not np.all(out == out[:1]) for out in predictions)
             return {"outputs_vary": bool(varies) if len(data.x) > 1 else None}
-        per_output = {}
         names = [o.name for o in outputs] or [str(i) for i in range(len(predictions))]
-        for i, (ref, out) in enumerate(zip(reference, predictions)):
-            entry = {"snr_db": metrics.snr_db(ref, out), "cosine": metrics.mean_cosine(ref, out),
-                     "max_abs_error": metrics.max_abs_error(ref, out)}
-            shape = ref.shape[1:]
-            if len(shape) == 1 and shape[0] > 1 and _class_scores(names[i] if i < len(names) else "", ref):
-                entry["top1_agreement"] = metrics.agreement(ref.argmax(-1), out.argmax(-1))
-            elif len(shape) == 3 and shape[2] > 1:  # a per-pixel class map
-                entry["mask_iou"] = metrics.mask_iou(ref.argmax(-1), out.argmax(-1), shape[2])
-            per_output[names[i] if i < len(names) else str(i)] = entry
-        worst = {"snr_db": min(e["snr_db"] for e in per_output.values()),
-                 "cosine": min(e["cosine"] for e in per_output.values()),
-                 "max_abs_error": max(e["max_abs_error"] for e in per_output.values())}
-        for key in ("top1_agreement", "mask_iou"):
-            if values := [e[key] for e in per_output.values() if key in e]:
+        per_output = gated({(names[i] if i < len(names) else str(i)): judge_output(names[i] if i < len(names) else "",
+                                                                                    ref, out).entry
+                            for i, (ref, out) in enumerate(zip(reference, predictions))})
+        exercised = [e for e in per_output.values() if e["exercised"]]
+        pool = exercised or list(per_output.values())
+        worst = {"snr_db": min(e["snr_db"] for e in pool), "cosine": min(e["cosine"] for e in pool),
+                 "max_abs_error": max(e["max_abs_error"] for e in pool)}
+        for key in ("top1_agreement", "mask_iou", "decision_agreement"):
+            if values := [e[key] for e in exercised if key in e]:
                 worst[key] = min(values)
-        return {**worst, "fidelity_outputs": per_output}
+        return {**worst, "fidelity_outputs": per_output, "outputs_exercised": len(exercised)}
 
     def judge(self, result, reference, family, floors, is_reference) -> Verdict:
-        rule = self.budget_for(family)
-        verdict = Verdict(budget=f"SNR >= {rule.budget:g} dB against float32")
         if is_reference:
+            verdict = Verdict(budget=self._budget_text(family, ("regression",)))
             if result.get("outputs_vary") is False:
                 verdict.failures.append("float32 gives the same outputs for every input: the inputs do not reach "
                                         "the model as it expects (check range= and shape=)")
             return verdict
-        verdict.within_budget = result["snr_db"] >= rule.budget
-        if result["snr_db"] < rule.floor:
-            verdict.failures.append(f"output SNR {result['snr_db']:.1f} dB against float32 is below the "
-                                    f"{rule.floor:g} dB floor for {family} modes (worst output)")
+        per_output = result.get("fidelity_outputs") or {"output": {"kind": "regression", "exercised": True,
+                                                                    "snr_db": result["snr_db"]}}
+        verdict = Verdict(budget=self._budget_text(family, {e.get("kind", "regression") for e in per_output.values()}))
+        within = []
+        for name, entry in per_output.items():
+            kind = entry.get("kind", "regression")
+            if not entry.get("exercised", True):
+                verdict.notes.append(f"{name} ({kind}) is not exercised by these inputs: {entry['not_exercised']}; "
+                                     "it is left out of the verdict")
+                continue
+            rule, metric = self.rule(kind, family), METRIC[kind]
+            value = entry[metric]
+            within.append(value >= rule.budget - 1e-12)
+            if value < rule.floor - 1e-12:
+                verdict.failures.append(f"output {name} ({kind}): {_shown(metric, value)} against float32 is below "
+                                        f"the {_shown(metric, rule.floor)} floor for {family} modes")
+        verdict.within_budget = all(within) if within else None
+        if not within:
+            verdict.notes.append("none of the model's outputs is exercised by these inputs: evaluate it on inputs it "
+                                 "was made for (dataset=inputs:DIR)")
         return verdict
+
+    def _budget_text(self, family: str, kinds) -> str:
+        parts = [f"{LABELS[k]} >= {_shown(METRIC[k], self.rule(k, family).budget)}" for k in KINDS if k in kinds]
+        return "each exercised output: " + ", ".join(parts)
 
     def write_samples(self, ws, model_id, mode_ids, device_id, folder):
         from qbench.measure import predict

@@ -40,6 +40,8 @@ class Segmentation(Task):
         FigureSpec("tradeoff-latency-miou", "Trade-off: latency vs mIoU, per machine", "latency_tradeoff", "miou"),
     )
     sample_packages = ("cityscapesscripts",)  # the Cityscapes palette
+    target_range = (0.0, 1.0)
+    target_unit = "a fraction of float32's mIoU, e.g. 0.99"
     budgets = {  # mIoU as a fraction of float32's: (budget, floor)
         "float": Budget(0.96, 0.96),
         "8bit": Budget(0.96, 0.96),

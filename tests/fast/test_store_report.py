@@ -156,12 +156,12 @@ def test_store_commands(store_url, two_machines, tmp_path, capsys, tables_only):
     assert "2 run(s) stored, 0 already there" in out
     assert cli.main(["store", "import", "--store", store_url, str(tmp_path)]) == 0  # the folder: both again
     assert "0 run(s) stored, 2 already there" in capsys.readouterr().out
-    assert cli.main(["store", "list", store_url]) == 0
+    assert cli.main(["store", "list", "--store", store_url]) == 0
     out = capsys.readouterr().out
     assert "a11a564" in out and "b22b675" in out and "pi-emu" in out and "2 run(s)" in out
-    assert cli.main(["store", "list", store_url + "?machine=aarch64"]) == 0
+    assert cli.main(["store", "list", "--store", store_url + "?machine=aarch64"]) == 0
     assert "1 run(s)" in capsys.readouterr().out
-    assert cli.main(["store", "export", store_url, "--out", str(tmp_path / "out")]) == 0
+    assert cli.main(["store", "export", "--store", store_url, "--out", str(tmp_path / "out")]) == 0
     exported = sorted((tmp_path / "out").glob("*.json"))
     assert len(exported) == 2
     assert {run_hash(json.loads(p.read_text())) for p in exported} == \
@@ -176,7 +176,7 @@ def test_store_command_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(bad) in err and "truncated" in err and "fix:" in err
     assert not (tmp_path / "s.db").exists()
-    assert cli.main(["store", "list", str(tmp_path / "none.db")]) == 2
+    assert cli.main(["store", "list", "--store", str(tmp_path / "none.db")]) == 2
     assert "no store at" in capsys.readouterr().err
     assert cli.main(["gate", str(tmp_path / "none.db"), str(bad)]) == 2  # not a store file: read as a run file
     assert "does not exist" in capsys.readouterr().err

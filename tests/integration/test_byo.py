@@ -161,7 +161,7 @@ def test_fidelity_gate_fails_a_damaged_weight_tensor_and_passes_the_real_model(u
         verdicts[name] = (result, task.judge(result, reference.result, "8bit", {}, is_reference=False))
     assert not verdicts["real"][1].failures and verdicts["real"][0]["snr_db"] > 30
     result, verdict = verdicts["damaged"]
-    assert result["snr_db"] < 5 and verdict.failures and "below the 5 dB floor" in verdict.failures[0]
+    assert result["snr_db"] < 1 and verdict.failures and "below the 1.0 dB floor" in verdict.failures[0]
 
 
 # ---- bad inputs: one usage error before any case runs, nothing half-written --------------------------------

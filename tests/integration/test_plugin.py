@@ -145,3 +145,16 @@ def test_samples_without_their_packages_is_a_usage_error(pytester, suite, monkey
     assert f"draws with {' and '.join(missing)}" in result.stderr.str()
     assert "requirements/build.txt" in result.stderr.str()
     assert not (tmp_path / "samples").exists()
+
+
+def test_a_test_about_a_model_the_user_did_not_select_is_deselected_not_skipped(pytester, suite):
+    pytester.makepyfile(test_only="""
+        import pytest
+        @pytest.mark.qbench_models("deeplab_scenes")
+        def test_scenes_only(qbench_model):
+            assert qbench_model == "deeplab_scenes"
+        """)
+    result = pytester.runpytest(*suite, "--co", "-q", "--qbench-models=mnist_cnn")
+    assert "1 deselected" in result.stdout.str() and "skipped" not in result.stdout.str()
+    result = pytester.runpytest(*suite, "--co", "-q", "--qbench-models=mnist_cnn,deeplab_scenes")
+    result.stdout.fnmatch_lines(["test_only.py::test_scenes_only[[]deeplab_scenes[]]"])
