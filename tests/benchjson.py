@@ -66,8 +66,11 @@ def make_run(
     rng = np.random.default_rng(seed)
     speed = ARCH_SPEED.get(arch, 1.0) * (20.0 if emulated else 1.0)
     versions = {"ai-edge-litert": "2.3.0", "numpy": "2.4.6", "python": "3.11.7", "qbench": "0.1.0"}
+    passes = np.random.default_rng(seed + 10_000)  # apart from the rounds' stream: their draws stay as they were
+    drift = {(model, device): passes.lognormal(0.0, 0.1, PASSES) for model in models for device in devices}
     benchmarks = [
-        _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, per_class_iou, eval_limit)
+        _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, per_class_iou, eval_limit,
+               drift[model, device], modes, passes)
         for model in models for device in devices for mode in modes
     ]
     return {
@@ -87,7 +90,11 @@ def make_run(
     }
 
 
-def _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, per_class_iou, eval_limit) -> dict:
+PASSES = 10  # interleaved timing passes (qbench.timing): a drift per pass that every mode of the group shares
+
+
+def _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, per_class_iou, eval_limit, drift,
+           modes, passes) -> dict:
     spec = MODELS[model]
     median = spec["latency_s"] * DEVICE_S[device] * MODE_FACTOR[device][mode] * speed
     samples = median * rng.lognormal(0.0, 0.04, max(rounds, 30))
@@ -102,6 +109,8 @@ def _entry(model, mode, device, rng, speed, rounds, arch, emulated, versions, pe
                     "threads": 4 if device == "xnnpack-mt" else 1},
         "versions": versions, "arch": arch, "emulated": emulated,
         "eval_samples": min(spec["eval_samples"], eval_limit or spec["eval_samples"]),
+        "timing": {"scheme": "interleaved", "group": f"{model}@{device}@{arch}", "modes": list(modes),
+                   "passes": PASSES, "pass_medians_s": (median * drift * passes.lognormal(0.0, 0.02, PASSES)).tolist()},
     }
     for metric, value in spec["quality"].items():
         extra[metric] = round(value - QUALITY_DROP[mode] * (1 + (device == "reference")), 6)
@@ -158,6 +167,8 @@ def scale_latency(run: dict, factor: float, model: str | None = None, mode: str 
             if "data" in stats:
                 stats["data"] = [t * factor for t in stats["data"]]
             extra.update({k: extra[k] * factor for k in TIME_EXTRA}, fps=extra["fps"] / factor)
+            if "timing" in extra:
+                extra["timing"]["pass_medians_s"] = [t * factor for t in extra["timing"]["pass_medians_s"]]
 
 
 def find(run: dict, model: str, mode: str, device: str) -> dict:

@@ -11,8 +11,8 @@ from qbench.settings import parse_passes, parse_targets
 
 @pytest.mark.parametrize("text, problem", [
     ("segmentation=1.5", "segmentation=1.5 is outside 0..1 (a fraction of float32's mIoU"),
-    ("classification=-0.1", "classification=-0.1 is outside 0..1"),
-    ("1.5", "=1.5 is outside 0..1"),  # one number for every task must suit every task
+    ("classification=1.5", "classification=1.5 is outside -1..1"),
+    ("1.5", "=1.5 is outside -1..1"),  # one number for every task must suit every task
     ("pose=0.9", "unknown task 'pose'"),
 ])
 def test_a_budget_target_a_task_cannot_mean_is_refused(text, problem):

@@ -88,8 +88,8 @@ def test_classifier_runs_the_whole_matrix_from_idx_npz_and_images(pytester, suit
         "bars_npz": f"{user.classifier},dataset=npz:{user.npz}",
         "bars_img": f"{user.classifier},dataset=images:{user.images},range=0:1",
     })
-    # per model: 24 latency + 24 quality + 6 size cases; the scenes-only check skips with its reason
-    result.assert_outcomes(passed=3 * (24 + 24 + 6), skipped=3)
+    # per model: 24 latency + 24 quality + 6 size cases (the scenes-only check is deselected: no scenes model here)
+    result.assert_outcomes(passed=3 * (24 + 24 + 6), deselected=1)
     cases = by_case(benchmarks)
     assert set(cases) == {(m, mode, d) for m in ("bars_idx", "bars_npz", "bars_img") for mode in MODES
                           for d in DEVICES}
@@ -107,7 +107,7 @@ def test_classifier_runs_the_whole_matrix_from_idx_npz_and_images(pytester, suit
 
 def test_segmenter_runs_the_whole_matrix_from_masks(pytester, suite, user):
     result, benchmarks = run(pytester, suite, {"shapes": f"{user.segmenter},dataset=masks:{user.masks}"})
-    result.assert_outcomes(passed=24 + 24 + 6, skipped=1)
+    result.assert_outcomes(passed=24 + 24 + 6, deselected=1)
     cases = by_case(benchmarks)
     assert len(cases) == 24
     for info in cases.values():
@@ -125,8 +125,8 @@ def test_ready_tflite_with_unlabelled_inputs_runs_with_fidelity(pytester, suite,
     result, benchmarks = run(pytester, suite, {"ready": f"{model},dataset=inputs:{user.photos},range=0:1"},
                              "--qbench-modes=float32,aeq-int8,int8", f"--qbench-samples={samples}", "-rs")
     # float32 and ai-edge-quantizer's int8 run (4 devices x latency + quality, and size); the converter's int8
-    # cannot re-quantize a .tflite and says so in each of its 9 cases; the scenes check skips too
-    result.assert_outcomes(passed=2 * (4 + 4 + 1), skipped=9 + 1)
+    # cannot re-quantize a .tflite and says so in each of its 9 cases (the scenes check is deselected)
+    result.assert_outcomes(passed=2 * (4 + 4 + 1), skipped=9, deselected=1)
     result.stdout.fnmatch_lines(["*ready is a ready .tflite: TFLiteConverter needs*"])
     cases = by_case(benchmarks)
     assert {mode for _, mode, _ in cases} == {"float32", "aeq-int8"}

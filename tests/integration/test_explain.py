@@ -30,7 +30,6 @@ from qbench.metrics import SNR_CAP_DB
 from qbench.models.imported import parse_model_option
 from qbench.report import write_report
 from qbench.report.load import parse_run
-from qbench.report.recommend import pareto, recommendation_table
 from qbench.size import allowance, predicted_bytes
 from qbench.workspace import Workspace
 
@@ -221,41 +220,6 @@ def test_qbench_explain_writes_table_figure_and_json_that_the_report_links(files
     assert 'src="explain/outlier-aeq-weight-int4%2Bbudget.png"' in result.index.read_text()
 
 
-def test_report_opens_with_the_recommendation_per_machine_and_device(tmp_path):
-    doc = benchjson.make_run(models=("mnist_cnn", "deeplab_scenes"), devices=("xnnpack", "builtin"))
-    for bench in doc["benchmarks"]:  # int8 (the fastest) misses the budget on mnist_cnn / xnnpack
-        info = bench["extra_info"]
-        if (info["model"], info["mode"], info["device"]) == ("mnist_cnn", "int8", "xnnpack"):
-            info["within_budget"] = False
-    path = benchjson.write(tmp_path / "run.json", doc)
-    table = recommendation_table([parse_run(doc, path)])
-    rows = {(r[0], r[2]): r for r in table.rows}
-    assert len(rows) == 4 and table.headers[4:6] == ["Fastest within budget", "Smallest within budget"]
-    assert rows["mnist_cnn", "builtin"][4].startswith("int8 (") and rows["mnist_cnn", "xnnpack"][4].startswith(
-        "int8-float-io (")  # the next fastest that qualifies
-    assert rows["mnist_cnn", "xnnpack"][5].startswith("dynamic (")  # 0.27 of float32, the smallest
-    assert rows["mnist_cnn", "xnnpack"][3] == "accuracy >= float32 - 0.005"
-    assert "int8 (over budget)" in rows["mnist_cnn", "xnnpack"][6]
-    result = write_report([path], tmp_path / "report")
-    assert result.markdown.startswith("## Recommendation: which mode to ship")
-    index = result.index.read_text()
-    assert index.index("Recommendation") < index.index("<h2>Runs</h2>")
-
-
-def test_pareto_set_drops_exactly_the_dominated_modes(tmp_path):
-    doc = benchjson.make_run(models=("mnist_cnn",), devices=("xnnpack",))
-    run = parse_run(doc, tmp_path / "run.json")
-    cases = list(run.cases.values())
-    front = pareto(cases)
-    for c in cases:
-        dominated = any(o.model_bytes <= c.model_bytes and o.latency_median_s <= c.latency_median_s
-                        and o.quality["accuracy"] >= c.quality["accuracy"] and o is not c and
-                        (o.model_bytes, o.latency_median_s, o.quality["accuracy"]) != (
-                            c.model_bytes, c.latency_median_s, c.quality["accuracy"]) for o in cases)
-        assert (c in front) != dominated, c.mode
-    assert [c.model_bytes for c in front] == sorted(c.model_bytes for c in front)
-
-
 def test_converter_int8_budget_keeps_the_outlier_layer_through_the_quantization_debugger(tmp_path):
     """The same search on TFLiteConverter's int8 (uint8 input/output), layers kept float by the debugger's denylist."""
     import keras
@@ -278,20 +242,3 @@ def test_converter_int8_budget_keeps_the_outlier_layer_through_the_quantization_
     assert (budgeted.inputs[0].dtype, budgeted.outputs[0].dtype) == ("uint8", "uint8")  # the mode's I/O, kept
     assert ws.verdict("net", "int8+budget", "builtin").within_budget is True
     assert contracts.check(budgeted, modes.get("int8+budget").contract, exempt=artifact.manifest["kept_outputs"]) == []
-
-
-def test_a_budget_mode_that_kept_nothing_is_recommended_under_its_lossy_modes_name(tmp_path):
-    doc = benchjson.make_run(models=("mnist_cnn",), devices=("xnnpack",))
-    int8 = next(b for b in doc["benchmarks"] if b["extra_info"]["mode"] == "int8")
-    int8["extra_info"]["model_sha256"] = "a" * 64
-    twin = copy.deepcopy(int8)
-    twin["name"] = twin["name"].replace("int8", "int8+budget")
-    twin["extra_info"]["mode"] = "int8+budget"
-    for holder, key in ((twin["stats"], "median"), (twin["extra_info"], "latency_median_s")):
-        holder[key] /= 2  # the same file, a luckier latency sample
-    doc["benchmarks"].append(twin)
-    rows = recommendation_table([parse_run(doc, tmp_path / "run.json")]).rows
-    assert "+budget" not in " ".join(rows[0]) and "int8" in rows[0][6]
-    twin["extra_info"]["model_sha256"] = "another file: layers were kept"
-    rows = recommendation_table([parse_run(doc, tmp_path / "run.json")]).rows
-    assert "int8+budget" in " ".join(rows[0])

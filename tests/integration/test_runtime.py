@@ -113,13 +113,12 @@ def test_a_compiled_model_runtime_that_crashes_the_process_is_a_skip_with_litert
 
 
 def test_litert_log_stays_off_the_terminal_unless_asked(qbench, capfd, monkeypatch):
-    from qbench import progress
-    from qbench.runtime import quiet
+    from qbench import chatter, progress
 
     qbench.runner(MODEL, "int8", "cm-xnnpack")
     assert "INFO" not in capfd.readouterr().err
     shown = []
-    monkeypatch.setattr(quiet, "_show", True)
+    monkeypatch.setattr(chatter, "_show", True)
     monkeypatch.setattr(progress, "_sink", shown.append)
     qbench.runner(MODEL, "int8", "cm-xnnpack")
     assert "INFO" not in capfd.readouterr().err
