@@ -63,21 +63,34 @@ class Interleaved:
         model_id, device_id = key
         sample = self.sample(model_id)
         runners, expected, failed = {}, {}, {}
+
+        def check(mode_id: str) -> None:
+            if not np.array_equal(runners[mode_id].raw_output(), expected[mode_id]):
+                failed[mode_id] = "the timed invoke() loop computed another output than the untimed call"
+
+        def load(mode_id: str):
+            runner = self.ws.runner(model_id, mode_id, device_id)
+            runner.set_input(sample)
+            runner.invoke()
+            return runner
+
+        def reload(mode_id: str):
+            check(mode_id)  # what the last block computed, before its runner goes
+            runners.pop(mode_id).close()
+            runners[mode_id] = load(mode_id)
+            return runners[mode_id].invoke
+
         try:
             for mode_id in self.groups.get(key, []):
                 try:
-                    runner = self.ws.runner(model_id, mode_id, device_id)
+                    runners[mode_id] = load(mode_id)
                 except QbenchError:
                     continue  # not applicable or not loadable: its own case says why
-                runners[mode_id] = runner
-                runner.set_input(sample)
-                runner.invoke()
-                expected[mode_id] = runner.raw_output().copy()
+                expected[mode_id] = runners[mode_id].raw_output().copy()
             group = time_group({m: r.invoke for m, r in runners.items()}, budget,
-                               f"{model_id}@{device_id}@{time.time():.6f}")
-            for mode_id, runner in runners.items():
-                if not np.array_equal(runner.raw_output(), expected[mode_id]):
-                    failed[mode_id] = "the timed invoke() loop computed another output than the untimed call"
+                               f"{model_id}@{device_id}@{time.time():.6f}", reload=reload)
+            for mode_id in runners:
+                check(mode_id)
         finally:
             for runner in runners.values():
                 runner.close()

@@ -32,8 +32,8 @@ GENERAL: tuple[Option, ...] = (
     Option("retrain", "train the built-in models from scratch on this machine instead of using their shipped "
            "reference weights (README: Reference weights)", flag=True),
     Option("passes", "interleaved timing passes per group of cases (every mode of a model on a device, timed in "
-           "alternation so drift hits them alike; README: What is measured; default 10)", "N",
-           parse=lambda text: parse_passes(text), default=10, stages=frozenset({RUN})),
+           "alternation so drift hits them alike; README: What is measured; default 20)", "N",
+           parse=lambda text: parse_passes(text), default=20, stages=frozenset({RUN})),
     Option("reevaluate", "evaluate quality afresh instead of reusing cached evaluation results (README: What is "
            "measured)", flag=True, stages=frozenset({RUN})),
     Option("store", "at the end, store the session's results in a results store: an SQLite path or sqlite:///FILE, "

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-DEFAULT_PASSES = 10  # the fewest that give a 95 % interval with room to spare (6 is the minimum, qbench.intervals)
+DEFAULT_PASSES = 20  # paired samples per ratio (6 give a 95 % interval at all; qbench.intervals)
 SEED = 0
 
 
@@ -99,9 +99,14 @@ def _round(invoke: Callable[[], None], loops: int, timer: Callable[[], float]) -
     return timer() - start
 
 
-def time_group(invokes: dict[str, Callable[[], None]], budget: Budget, group: str, seed: int = SEED
-               ) -> GroupTiming:
-    """Time every mode of a group (mode -> its runner's invoke) in ``budget.passes`` interleaved passes."""
+def time_group(invokes: dict[str, Callable[[], None]], budget: Budget, group: str, seed: int = SEED,
+               reload: Callable[[str], Callable[[], None]] | None = None) -> GroupTiming:
+    """Time every mode of a group (mode -> its runner's invoke) in ``budget.passes`` interleaved passes.
+
+    ``reload(mode)``, when given, loads the mode's model afresh before each of its blocks (untimed) and returns the
+    new runner's invoke: what a load decides (where the weights and the arena land in memory, how buffers align)
+    moved a ratio by up to 20 % from one process to the next here, so each pass samples a load of its own and the
+    interval covers it, instead of one load's luck standing for the mode."""
     modes = list(invokes)
     per_round = {m: calibrate(invokes[m], budget) for m in modes}
     rounds_per_block = {}
@@ -120,6 +125,8 @@ def time_group(invokes: dict[str, Callable[[], None]], budget: Budget, group: st
             for position, index in enumerate(rng.permutation(len(modes))):
                 m = modes[index]
                 case = cases[m]
+                if reload is not None and p:
+                    invokes[m] = reload(m)
                 start = budget.timer() - origin
                 for _ in range(rounds_per_block[m]):
                     case.rounds.append(_round(invokes[m], case.iterations, budget.timer))

@@ -3,7 +3,7 @@
 Per model x machine x device: the fastest and the smallest mode *within the quality budget* (what each result
 records as ``within_budget``; float32 is the reference and always qualifies), with what each is tied with, and the
 Pareto set over size, latency and quality, with the budget stated. Latency comparisons use the interleaved passes'
-paired intervals; a difference inside the noise or under the 5 % margin is a tie and is called one. Quality is the
+paired intervals; a difference inside the noise or under the practical margin (10 %) is a tie and is called one. Quality is the
 task's primary metric (accuracy, mIoU, output SNR; float32's own SNR counts as perfect). With several runs of one
 machine, a replicability table says how often each verdict came out the same. A result without ``within_budget``
 (older runs) cannot be recommended and is counted in the note.

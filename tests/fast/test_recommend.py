@@ -22,8 +22,11 @@ def test_report_opens_with_the_recommendation_per_machine_and_device(tmp_path):
     table = recommendation_table([parse_run(doc, path)])
     rows = {(r[0], r[2]): r for r in table.rows}
     assert len(rows) == 4 and table.headers[4:6] == ["Fastest within budget", "Smallest within budget"]
-    assert rows["mnist_cnn", "builtin"][4].startswith("int8 (") and rows["mnist_cnn", "xnnpack"][4].startswith(
-        "int8-float-io (")  # the next fastest that qualifies
+    # builtin: int8 (0.50x) and int8-float-io (0.55x) are 10 % apart, inside the margin: a tie, which the file of
+    # equal size and better accuracy wins; xnnpack: int8 misses the budget, int8-float-io is the fastest left
+    assert rows["mnist_cnn", "builtin"][4].startswith("int8-float-io (") and "tied with int8" in rows["mnist_cnn",
+                                                                                                      "builtin"][4]
+    assert rows["mnist_cnn", "xnnpack"][4].startswith("int8-float-io (")
     assert rows["mnist_cnn", "xnnpack"][5].startswith("dynamic (")  # 0.27 of float32, the smallest
     assert rows["mnist_cnn", "xnnpack"][3] == "accuracy >= float32 - 0.005"
     assert "int8 (over budget)" in rows["mnist_cnn", "xnnpack"][6]
@@ -42,7 +45,7 @@ def test_pareto_set_drops_exactly_the_dominated_modes(tmp_path):
     front = verdict.pareto(cases, scores)
 
     def dominates(o, c):
-        no_worse = o.model_bytes <= c.model_bytes and scores[o.mode] >= scores[c.mode] and not verdict.slower(o, c)
+        no_worse = o.model_bytes <= c.model_bytes and scores[o.mode] >= scores[c.mode] and verdict.as_fast(o, c)
         return no_worse and (o.model_bytes < c.model_bytes or scores[o.mode] > scores[c.mode] or verdict.slower(c, o))
 
     for c in cases:
