@@ -57,12 +57,26 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
 
 def code_digest(*modules, extra: str = "") -> str:
     """sha256 of the modules' code as Python sees it (plus ``extra``): comments, docstrings and layout do
-    not count, so only an edit that can change what the code computes invalidates the artifacts built from it."""
+    not count, so only an edit that can change what the code computes invalidates the artifacts built from it. A
+    package counts with every module in it (the scene renderer is one)."""
     h = hashlib.sha256(extra.encode())
-    for module in modules:
+    for module in _with_submodules(modules):
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
         h.update(ast.dump(_without_docstrings(tree)).encode())
     return h.hexdigest()
+
+
+def _with_submodules(modules) -> list:
+    import importlib
+    import pkgutil
+
+    found = []
+    for module in modules:
+        found.append(module)
+        if hasattr(module, "__path__"):
+            found += [importlib.import_module(f"{module.__name__}.{m.name}")
+                      for m in sorted(pkgutil.iter_modules(module.__path__), key=lambda m: m.name)]
+    return found
 
 
 def function_digest(*functions: Callable, extra: str = "") -> str:
