@@ -102,7 +102,10 @@ def test_per_channel_weights_are_symmetric_int8(w, data):
     assert np.all(np.asarray(qp.zero_point) == 0)
     assert q.min() >= -127 and q.max() <= 127
     scale = np.expand_dims(np.asarray(qp.scale), [d for d in range(w.ndim) if d != axis])
-    assert np.all(np.abs(dequantize(q, qp) - w) <= scale / 2 * (1 + ULPS) + 1e-7)
+    # half a step, plus float32's own rounding of the dequantized value (a weight on a tie, 4.5 of a channel whose
+    # largest is 9, lands half a step away give or take one float32 ulp of 4.5: Hypothesis found it)
+    slack = 2 * np.spacing(np.abs(w).astype(np.float32)) + 1e-7
+    assert np.all(np.abs(dequantize(q, qp) - w) <= scale / 2 * (1 + ULPS) + slack)
     # each channel's largest magnitude lands on +-127
     absmax_q = np.abs(np.moveaxis(q, axis, 0).reshape(w.shape[axis], -1)).max(axis=1)
     nonzero = np.abs(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)).max(axis=1) > 0
