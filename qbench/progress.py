@@ -5,6 +5,7 @@ The pytest plugin swaps the sink so the lines reach the terminal past output cap
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ def pin_terminal() -> None:
     global _terminal
     if _terminal is None:
         _terminal = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+        atexit.register(_terminal.close)  # closed before shutdown, which would warn of an unclosed file
 
 
 def _stderr(msg: str) -> None:
