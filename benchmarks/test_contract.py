@@ -9,12 +9,13 @@ against.
 import pytest
 
 from qbench import contracts, modes
+from qbench.modes import REFERENCE_MODE
 
 
 def test_contract(qbench, qbench_model, qbench_mode):
-    artifact = qbench.tflite(qbench_model, qbench_mode)
-    if qbench_mode == "float32" and qbench.model(qbench_model).source_format == "tflite":
+    artifact = qbench.artifacts.tflite(qbench_model, qbench_mode)
+    if qbench_mode == REFERENCE_MODE and qbench.artifacts.spec(qbench_model).source_format == "tflite":
         pytest.skip(f"{qbench_model} is a ready .tflite: float32 runs it as given, no mode made it")
-    problems = contracts.check(qbench.tflite_model(qbench_model, qbench_mode), modes.get(qbench_mode).contract,
+    problems = contracts.check(qbench.artifacts.model_file(qbench_model, qbench_mode), modes.get(qbench_mode).contract,
                                exempt=artifact.manifest.get("kept_outputs", ()))
     assert not problems, f"{qbench_model} {qbench_mode} is not what the mode says:\n" + "\n".join(problems)

@@ -21,9 +21,9 @@ STEADY_INVOKES = 5  # after the first: what the peak RSS covers besides loading
 
 def test_invoke(benchmark, qbench, qbench_timing, qbench_model, qbench_mode, qbench_device):
     sample = qbench_timing.sample(qbench_model)
-    info = qbench.result_info(qbench_model, qbench_mode, qbench_device)  # builds/evaluates outside the peak
+    info = qbench.results.info(qbench_model, qbench_mode, qbench_device)  # builds/evaluates outside the peak
     peak_reset = reset_peak_rss()
-    with qbench.runner(qbench_model, qbench_mode, qbench_device) as runner:
+    with qbench.evaluator.runner(qbench_model, qbench_mode, qbench_device) as runner:
         runner.set_input(sample)
         start = time.perf_counter()
         runner.invoke()

@@ -12,7 +12,7 @@ import pytest
 
 
 def test_quality(qbench, qbench_model, qbench_mode, qbench_device):
-    verdict = qbench.verdict(qbench_model, qbench_mode, qbench_device)
+    verdict = qbench.evaluator.verdict(qbench_model, qbench_mode, qbench_device)
     assert not verdict.failures, "; ".join(verdict.failures)
 
 
@@ -20,15 +20,16 @@ def test_quality(qbench, qbench_model, qbench_mode, qbench_device):
 def test_scenes_need_a_model(qbench, qbench_model):
     """A per-pixel colour lookup (nearest class-mean colour, fitted on the calibration frames) must score
     clearly below the trained float32 model: the scenes test shape and context, not a palette."""
-    spec, data = qbench.model(qbench_model), qbench.evaluation_set(qbench_model)
-    if not hasattr(spec, "split"):
+    if not qbench.builds:
         pytest.skip("a bundle carries no scene generator: the lookup baseline runs on the build machine")
     from qbench import colour_lookup, metrics
+    from qbench.data import scene_frames
 
-    calibration = spec.calibration(qbench)
-    fit_labels = spec.split(qbench, "calibration", len(calibration))[1]
-    means = colour_lookup.fit(calibration.astype("uint8"), fit_labels, data.num_classes)
+    data = qbench.evaluator.scored_set(qbench_model)
+    size = qbench.artifacts.io(qbench_model).input_shape[:2]
+    frames, labels = scene_frames.split(qbench.cache, "calibration", scene_frames.CALIBRATION_FRAMES, size)
+    means = colour_lookup.fit(frames, labels, data.num_classes)
     lookup = colour_lookup.classify(data.x.astype("uint8"), means)
     colour_miou = metrics.mean_iou(metrics.confusion_matrix(lookup, data.y, data.num_classes))
-    model_miou = qbench.evaluate(qbench_model, "float32", "xnnpack")["miou"]
+    model_miou = qbench.evaluator.result(qbench_model, "float32", "xnnpack")["miou"]
     assert colour_miou < 0.7 * model_miou, f"colour lookup mIoU {colour_miou:.3f} vs model {model_miou:.3f}"

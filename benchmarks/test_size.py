@@ -16,7 +16,8 @@ from qbench.size import allowance, predicted_bytes
 
 
 def test_size(qbench, qbench_model, qbench_mode):
-    artifact, reference = qbench.tflite(qbench_model, qbench_mode), qbench.size_reference(qbench_model, qbench_mode)
+    artifact = qbench.artifacts.tflite(qbench_model, qbench_mode)
+    reference = qbench.artifacts.size_reference(qbench_model, qbench_mode)
     predicted = predicted_bytes(reference, modes.get(qbench_mode), artifact.manifest.get("kept_layers"))
     slack = allowance(reference)
     assert abs(artifact.bytes - predicted) <= slack, (

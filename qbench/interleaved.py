@@ -16,9 +16,9 @@ import numpy as np
 
 from qbench.errors import QbenchError
 from qbench.intervals import paired_ratio
+from qbench.modes import REFERENCE_MODE
 from qbench.timing import Budget, CaseTiming, GroupTiming, time_group
 
-REFERENCE_MODE = "float32"
 SAMPLE_INDEX = 0  # the first test image/frame: fixed, so every machine times the same input
 
 
@@ -39,12 +39,13 @@ class Timed:
 
 
 class Interleaved:
-    def __init__(self, ws, groups: dict[tuple[str, str], list[str]], passes: int):
-        self.ws, self.groups, self.passes = ws, groups, passes
+    def __init__(self, artifacts, evaluator, groups: dict[tuple[str, str], list[str]], passes: int):
+        """``artifacts`` give each model's evaluation set (its first sample is timed), ``evaluator`` its runners."""
+        self.artifacts, self.evaluator, self.groups, self.passes = artifacts, evaluator, groups, passes
         self._timed: dict[tuple[str, str], tuple[GroupTiming, dict[str, str]]] = {}
 
     def sample(self, model_id: str) -> np.ndarray:
-        return self.ws.eval_set(model_id).x[SAMPLE_INDEX: SAMPLE_INDEX + 1]
+        return self.artifacts.eval_set(model_id).x[SAMPLE_INDEX: SAMPLE_INDEX + 1]
 
     def case(self, model_id: str, mode_id: str, device_id: str, budget: Budget) -> Timed:
         key = (model_id, device_id)
@@ -69,7 +70,7 @@ class Interleaved:
                 failed[mode_id] = "the timed invoke() loop computed another output than the untimed call"
 
         def load(mode_id: str):
-            runner = self.ws.runner(model_id, mode_id, device_id)
+            runner = self.evaluator.runner(model_id, mode_id, device_id)
             runner.set_input(sample)
             runner.invoke()
             return runner

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from qbench.errors import lookup
+from qbench.registry import Registry
+
+#: What every mode's quality, size and fidelity is judged against (defined here once).
+REFERENCE_MODE = "float32"
 
 #: Quality classes of modes. A task sets a quality *budget* (what the thesis's question asks: e.g. mIoU within
 #: 96 % of float32) and a *floor* (below which the conversion is broken, not just lossy) per family.
@@ -66,7 +69,7 @@ class Contract:
 class Mode:
     id: str
     description: str
-    backend: str  # qbench.quantizers registry id: converter | aeq
+    backend: str  # a qbench.quantizers.BACKENDS id: converter | aeq | budget
     recipe: str  # the backend's recipe name (converter: qbench.quantizers.converter.RECIPES; aeq: its recipes)
     calibrated: bool  # needs a representative dataset
     family: str
@@ -91,53 +94,54 @@ class Mode:
 INT8_CONV = Storage(8, integer_bias=True)
 WIDER = ("int8", "float")  # a 4-bit layer goes to 8 bits first, then to float
 FLOAT = ("float",)
-MODES: dict[str, Mode] = {
-    m.id: m
-    for m in (
-        # TFLiteConverter (the thesis's modes)
-        Mode("float32", "no quantization (baseline)", "converter", "float32", False, "float",
-             Storage(), Contract(), default=True),
-        Mode("dynamic", "dynamic range: int8 weights, float activations", "converter", "dynamic", False, "8bit",
-             Storage(8, min_weight_elements=1024), Contract("int8", min_weight_elements=1024,
-                                                           granularity="per-channel"), default=True),
-        Mode("float16", "float16 weights", "converter", "float16", False, "float",
-             Storage(16, bias_bytes=2, per_channel=False), Contract("float16"), default=True),
-        Mode("int8", "full integer int8, uint8 input/output (thesis)", "converter", "int8", True, "8bit",
-             INT8_CONV, Contract("int8", granularity="per-channel", activations="int8", io=("uint8", "uint8")),
-             keep=FLOAT, default=True),
-        Mode("int8-float-io", "full integer int8, float input/output", "converter", "int8-float-io", True, "8bit",
-             INT8_CONV, Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT),
-        Mode("int16x8", "int16 activations, int8 weights", "converter", "int16x8", True, "16bit",
-             Storage(8, bias_bytes=8, integer_bias=True),
-             Contract("int8", granularity="per-channel", activations="int16")),
-        # ai-edge-quantizer on the float32 .tflite
-        Mode("aeq-dynamic-int8", "AEQ dynamic range: int8 per-channel weights, float activations (dynamic_wi8_afp32)",
-             "aeq", "dynamic_wi8_afp32", False, "8bit", Storage(8), Contract("int8", granularity="per-channel"),
-             keep=FLOAT),
-        Mode("aeq-weight-int8", "AEQ weight-only int8, dequantized to float compute (weight_only_wi8_afp32)",
-             "aeq", "weight_only_wi8_afp32", False, "8bit", Storage(8),
-             Contract("int8", granularity="per-channel"), keep=FLOAT),
-        Mode("aeq-weight-int4", "AEQ weight-only int4 on conv/dense layers (weight_only_wi4_afp32)",
-             "aeq", "weight_only_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
-             Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER),
-        Mode("aeq-dynamic-int4", "AEQ dynamic range int4 weights on conv/dense layers (dynamic_wi4_afp32)",
-             "aeq", "dynamic_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
-             Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER),
-        Mode("aeq-int4-block32", "AEQ dynamic int4 dense weights, one scale per 32 (dynamic_wi4b32_afp32)",
-             "aeq", "dynamic_wi4b32_afp32", False, "4bit",
-             Storage(4, ops=frozenset({"FULLY_CONNECTED"}), per_channel=False, block_size=32),
-             Contract("int4", ops=frozenset({"FULLY_CONNECTED"}), granularity="blockwise"), keep=WIDER),
-        Mode("aeq-int8", "AEQ static int8 activations and weights, int8 input/output (static_wi8_ai8)",
-             "aeq", "static_wi8_ai8", True, "8bit", INT8_CONV,
-             Contract("int8", granularity="per-channel", activations="int8", io=("int8", "int8")), keep=FLOAT),
-        Mode("aeq-int8-float-io", "AEQ static int8, float input/output (static_wi8_ai8, I/O left float)",
-             "aeq", "static_wi8_ai8_float_io", True, "8bit", INT8_CONV,
-             Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT),
-        Mode("aeq-int16x8", "AEQ int16 activations, int8 weights, int16 input/output (static_wi8_ai16)",
-             "aeq", "static_wi8_ai16", True, "16bit", Storage(8, bias_bytes=8, integer_bias=True),
-             Contract("int8", granularity="per-channel", activations="int16", io=("int16", "int16")), keep=FLOAT),
-    )
-}
+#: Every mode by id, in report order. The converter's and ai-edge-quantizer's are declared below; a new backend
+#: registers its own modes beside its code (``MODES.register(Mode(...))``).
+MODES: Registry[Mode] = Registry("mode")
+for _mode in (
+    # TFLiteConverter (the thesis's modes)
+    Mode("float32", "no quantization (baseline)", "converter", "float32", False, "float",
+         Storage(), Contract(), default=True),
+    Mode("dynamic", "dynamic range: int8 weights, float activations", "converter", "dynamic", False, "8bit",
+         Storage(8, min_weight_elements=1024), Contract("int8", min_weight_elements=1024,
+                                                       granularity="per-channel"), default=True),
+    Mode("float16", "float16 weights", "converter", "float16", False, "float",
+         Storage(16, bias_bytes=2, per_channel=False), Contract("float16"), default=True),
+    Mode("int8", "full integer int8, uint8 input/output (thesis)", "converter", "int8", True, "8bit",
+         INT8_CONV, Contract("int8", granularity="per-channel", activations="int8", io=("uint8", "uint8")),
+         keep=FLOAT, default=True),
+    Mode("int8-float-io", "full integer int8, float input/output", "converter", "int8-float-io", True, "8bit",
+         INT8_CONV, Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT),
+    Mode("int16x8", "int16 activations, int8 weights", "converter", "int16x8", True, "16bit",
+         Storage(8, bias_bytes=8, integer_bias=True),
+         Contract("int8", granularity="per-channel", activations="int16")),
+    # ai-edge-quantizer on the float32 .tflite
+    Mode("aeq-dynamic-int8", "AEQ dynamic range: int8 per-channel weights, float activations (dynamic_wi8_afp32)",
+         "aeq", "dynamic_wi8_afp32", False, "8bit", Storage(8), Contract("int8", granularity="per-channel"),
+         keep=FLOAT),
+    Mode("aeq-weight-int8", "AEQ weight-only int8, dequantized to float compute (weight_only_wi8_afp32)",
+         "aeq", "weight_only_wi8_afp32", False, "8bit", Storage(8),
+         Contract("int8", granularity="per-channel"), keep=FLOAT),
+    Mode("aeq-weight-int4", "AEQ weight-only int4 on conv/dense layers (weight_only_wi4_afp32)",
+         "aeq", "weight_only_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
+         Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER),
+    Mode("aeq-dynamic-int4", "AEQ dynamic range int4 weights on conv/dense layers (dynamic_wi4_afp32)",
+         "aeq", "dynamic_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
+         Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER),
+    Mode("aeq-int4-block32", "AEQ dynamic int4 dense weights, one scale per 32 (dynamic_wi4b32_afp32)",
+         "aeq", "dynamic_wi4b32_afp32", False, "4bit",
+         Storage(4, ops=frozenset({"FULLY_CONNECTED"}), per_channel=False, block_size=32),
+         Contract("int4", ops=frozenset({"FULLY_CONNECTED"}), granularity="blockwise"), keep=WIDER),
+    Mode("aeq-int8", "AEQ static int8 activations and weights, int8 input/output (static_wi8_ai8)",
+         "aeq", "static_wi8_ai8", True, "8bit", INT8_CONV,
+         Contract("int8", granularity="per-channel", activations="int8", io=("int8", "int8")), keep=FLOAT),
+    Mode("aeq-int8-float-io", "AEQ static int8, float input/output (static_wi8_ai8, I/O left float)",
+         "aeq", "static_wi8_ai8_float_io", True, "8bit", INT8_CONV,
+         Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT),
+    Mode("aeq-int16x8", "AEQ int16 activations, int8 weights, int16 input/output (static_wi8_ai16)",
+         "aeq", "static_wi8_ai16", True, "16bit", Storage(8, bias_bytes=8, integer_bias=True),
+         Contract("int8", granularity="per-channel", activations="int16", io=("int16", "int16")), keep=FLOAT),
+):
+    MODES.register(_mode)
 
 
 BUDGET_SUFFIX = "+budget"
@@ -153,8 +157,9 @@ def budgeted(mode: Mode) -> Mode:
                 mode.contract, base=mode.id, default=False)
 
 
-MODES.update({b.id: b for b in (budgeted(m) for m in list(MODES.values()) if m.keep)})
+for _mode in [m for m in MODES.values() if m.keep]:
+    MODES.register(budgeted(_mode))
 
 
 def get(mode_id: str) -> Mode:
-    return lookup(MODES, mode_id, "mode")
+    return MODES.get(mode_id)

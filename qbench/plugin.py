@@ -1,4 +1,4 @@
-"""pytest plugin: the model x mode x device axes, the shared Workspace, and qbench's machine info.
+"""pytest plugin: the model x mode x device axes, the session's services, and qbench's machine info.
 
 Registered by the repository's root ``conftest.py`` (``pytest_plugins``), so it is active for this
 project's test runs only and not in every pytest session of the environment it is installed in.
@@ -14,33 +14,30 @@ import sys
 
 import pytest
 
-from qbench import machine, progress, selection, settings
-from qbench.bundle import BundleWorkspace
+from qbench import config as qconfig
+from qbench import machine, progress
 from qbench.errors import NotApplicable, QbenchError
 from qbench.interleaved import Interleaved
-from qbench.session_run import capture, session_document
+from qbench.pipeline import Session, open_session
 from qbench.runtime import quiet
-from qbench.workspace import Workspace, open_workspace
+from qbench.session_run import capture, session_document
+from qbench.warmup import Outcome
 
 AXES = {"qbench_model": "models", "qbench_mode": "modes", "qbench_device": "devices"}  # fixture -> axis
-WORKSPACE = pytest.StashKey[Workspace]()
+SESSION = pytest.StashKey[Session]()
 SELECTION = pytest.StashKey[dict]()
 TIMING = pytest.StashKey["Interleaved"]()
+WARMUP = pytest.StashKey[Outcome]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """One ``--qbench-NAME`` per declared option (qbench.settings: the general ones, each dataset's and model's)."""
+    """One ``--qbench-NAME`` per declared option (qbench.config: the general ones, each dataset's and model's)."""
     group = parser.getgroup("qbench", "qbench: TFLite quantization benchmarks")
-    for option in settings.declared():
-        kwargs = {"action": "store_true", "default": False} if option.flag else {
-            "action": "append" if option.repeat else "store", "default": [] if option.repeat else None,
-            "metavar": option.metavar}
-        group.addoption(f"--qbench-{option.name}", dest=f"qbench_{option.dest}", help=option.help, **kwargs)
+    qconfig.add_flags(group.addoption, qconfig.declared(), prefix="qbench-", dest_prefix="qbench_")
 
 
-def _selection(config: pytest.Config, ws: Workspace) -> dict[str, list[str]]:
-    parse = ws.select if isinstance(ws, BundleWorkspace) else selection.parse  # a bundle: what it holds
-    return {fixture: parse(axis, getattr(ws.settings, axis)) for fixture, axis in AXES.items()}
+def _selection(session: Session) -> dict[str, list[str]]:
+    return {fixture: session.select(axis, getattr(session.settings, axis)) for fixture, axis in AXES.items()}
 
 
 def _terminal_sink(config: pytest.Config):
@@ -61,19 +58,23 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("capturemanager"):
         progress.set_sink(_terminal_sink(config))
     try:
-        chosen = settings.parse(lambda option: config.getoption(f"qbench_{option.dest}"))
+        chosen = qconfig.parse(lambda option: config.getoption(f"qbench_{option.dest}"))
         if chosen.explain and chosen.bundle:
             raise QbenchError("--qbench-explain needs the build machine's cache; a bundle carries no explanations",
                               "explain on the build machine (`qbench explain MODEL MODE`), or drop --qbench-explain")
-        ws = BundleWorkspace(chosen.bundle, chosen) if chosen.bundle else open_workspace(chosen)
-        ws.eval_limit = chosen.eval_limit
-        config.stash[WORKSPACE] = ws
+        if chosen.bundle:
+            from qbench.bundle import open_bundle
+
+            session = open_bundle(chosen.bundle, chosen)
+        else:
+            session = open_session(chosen)
+        config.stash[SESSION] = session
         quiet.show(config.get_verbosity() > 0)  # LiteRT's load log: -v (or QBENCH_LITERT_LOG=1) shows it
-        config.stash[SELECTION] = _selection(config, ws)
-        _check_sample_requirements(config, ws)
+        config.stash[SELECTION] = _selection(session)
+        _check_sample_requirements(config, session)
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if ws.settings.store and not hasattr(config, "workerinput"):
+    if session.settings.store and not hasattr(config, "workerinput"):
         from qbench.store.session import check_store
 
         check_store(config)  # a bad URL or an unreachable server fails now, not after the benchmarks
@@ -84,13 +85,14 @@ def pytest_configure(config: pytest.Config) -> None:
             bench.storage.default_machine_id = bench.machine_id
 
 
-def _check_sample_requirements(config: pytest.Config, ws) -> None:
+def _check_sample_requirements(config: pytest.Config, session: Session) -> None:
     """--qbench-samples draws with matplotlib, and segmentation maps in cityscapesscripts' colours: build-stage
     packages that a run-stage install (a Pi with a bundle) lacks. Say so before the run, not after it."""
-    if not ws.settings.samples:
+    if not session.settings.samples:
         return
     needed = ["matplotlib"]
-    needed += [m for model in config.stash[SELECTION]["qbench_model"] for m in ws.task(model).sample_packages]
+    needed += [m for model in config.stash[SELECTION]["qbench_model"]
+               for m in session.evaluator.task(model).sample_packages]
     if missing := [m for m in dict.fromkeys(needed) if importlib.util.find_spec(m) is None]:
         raise pytest.UsageError(
             f"--qbench-samples draws with {' and '.join(missing)}, which this environment lacks (a run-stage install)\n"
@@ -126,7 +128,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if unselected:
         config.hook.pytest_deselected(items=unselected)
         items[:] = [item for item in items if not item.get_closest_marker("qbench_unselected")]
-    ws = config.stash[WORKSPACE]
+    session = config.stash[SESSION]
     if config.option.collectonly:
         return
     cases = []
@@ -135,21 +137,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "qbench_model" in params and "qbench_mode" in params:
             cases.append((params["qbench_model"], params["qbench_mode"], params.get("qbench_device")))
     try:
-        if not isinstance(ws, BundleWorkspace):
-            for model_id in dict.fromkeys(c[0] for c in cases):
-                ws.prepare(model_id)
+        for model_id in dict.fromkeys(c[0] for c in cases):
+            session.artifacts.prepare(model_id)
         if cases and not hasattr(config, "workerinput"):  # build and evaluate on all cores, before any timing
             from qbench import warmup
 
-            warmup.run(ws, list(dict.fromkeys(cases)))
+            config.stash[WARMUP] = warmup.run(session, list(dict.fromkeys(cases)))
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[TIMING] = Interleaved(ws, _timing_groups(items), ws.settings.passes)
+    config.stash[TIMING] = Interleaved(session.artifacts, session.evaluator, _timing_groups(items),
+                                       session.settings.passes)
     # One model at a time (each file's cases in their order within it), so that a model's data is loaded once
     # and released before the next model's cases are measured (pytest_runtest_teardown).
     order = {model_id: rank for rank, model_id in enumerate(dict.fromkeys(c[0] for c in cases))}
     items.sort(key=lambda item: order.get(_model_of(item), -1))
-    ws.release(keep=_model_of(items[0]) if items else None)  # prepare() loaded every model's evaluation set
+    session.release(keep=_model_of(items[0]) if items else None)  # prepare() loaded every model's evaluation set
 
 
 def _timing_groups(items: list[pytest.Item]) -> dict[tuple[str, str], list[str]]:
@@ -174,15 +176,15 @@ def _model_of(item: pytest.Item | None) -> str | None:
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    ws = item.config.stash.get(WORKSPACE, None)
-    if ws is not None and nextitem is not None and _model_of(item) != _model_of(nextitem):
-        ws.release(keep=_model_of(nextitem))
+    session = item.config.stash.get(SESSION, None)
+    if session is not None and nextitem is not None and _model_of(item) != _model_of(nextitem):
+        session.release(keep=_model_of(nextitem))
 
 
 @pytest.fixture(scope="session")
-def qbench(pytestconfig: pytest.Config) -> Workspace:
-    """The session's Workspace: cached artifacts, datasets and memoized evaluations."""
-    return pytestconfig.stash[WORKSPACE]
+def qbench(pytestconfig: pytest.Config) -> Session:
+    """The qbench session: its artifacts (cache, backends), evaluator (runners, tasks), results and catalog."""
+    return pytestconfig.stash[SESSION]
 
 
 @pytest.fixture(scope="session")
@@ -205,10 +207,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    ws = config.stash[WORKSPACE]
+    session = config.stash[SESSION]
     info = machine.describe()
     return [
-        f"qbench: cache {ws.cache.root}; {info['arch']} {info['cpu_model']} ({info['cores']} cores)"
+        f"qbench: cache {session.cache.root}; {info['arch']} {info['cpu_model']} ({info['cores']} cores)"
         + (f", emulated by {info['emulated']}" if info["emulated"] else ""),
     ]
 
@@ -231,41 +233,45 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables: the answer is the last thing on the screen
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    ws = config.stash.get(WORKSPACE, None)
-    if ws is None:
+    session = config.stash.get(SESSION, None)
+    if session is None:
         return
-    if ws.settings.store and not hasattr(config, "workerinput"):
+    if session.settings.store and not hasattr(config, "workerinput"):
         from qbench.store.session import summary
 
         terminalreporter.write_line(summary(config))
-    if (out := ws.settings.samples) and not hasattr(config, "workerinput"):
+    if (out := session.settings.samples) and not hasattr(config, "workerinput"):
         from qbench.samples import write_run_samples
 
         chosen = config.stash[SELECTION]
-        written = write_run_samples(ws, chosen["qbench_model"], chosen["qbench_mode"],
+        written = write_run_samples(session, chosen["qbench_model"], chosen["qbench_mode"],
                                     chosen["qbench_device"][0], out)
         terminalreporter.write_line(f"qbench: wrote {len(written)} sample image(s) to {out}")
     if not hasattr(config, "workerinput"):
-        doc, _ = session_document(config)
-        if doc is not None:
-            from qbench.report.load import parse_run
-            from qbench.report.summary import lines
-
-            try:
-                summary = lines(parse_run(doc, config.rootpath / "this session"))
-            except QbenchError:
-                summary = []  # no qbench case was timed (another suite's benchmarks)
-            for line in summary:
-                terminalreporter.write_line(line)
+        for line in _answer(config):
+            terminalreporter.write_line(line)
     # Evaluations are cached entries too, but a warm cache of models with a new device or eval limit still
     # evaluates: count them apart so "0 artifact(s) built" keeps meaning "no model was converted or trained".
-    entries = list(ws.cache.built)
-    if ws.eval_cache is not None and ws.eval_cache is not ws.cache:  # a bundle evaluating into --qbench-cache
-        entries += ws.eval_cache.built
+    warm = config.stash.get(WARMUP, Outcome())
+    entries = session.built() + warm.built
     evaluated = sum(entry.startswith("eval/") for entry in entries)
     built = len(entries) - evaluated
-    tf = "imported" if "tensorflow" in sys.modules or ws.helpers_imported_tensorflow else "not imported"
+    tf = "imported" if "tensorflow" in sys.modules or warm.tensorflow else "not imported"
     terminalreporter.write_line(
         f"qbench: {built} artifact(s) built and {evaluated} evaluation(s) run this session, "
-        f"TensorFlow {tf}; cache {ws.cache.root}"
+        f"TensorFlow {tf}; cache {session.cache.root}"
     )
+
+
+def _answer(config: pytest.Config) -> list[str]:
+    """The verdict per model x device (qbench.report.summary), from the session's own run document."""
+    doc, _ = session_document(config)
+    if doc is None:
+        return []
+    from qbench.report.load import parse_run
+    from qbench.report.summary import lines
+
+    try:
+        return lines(parse_run(doc, config.rootpath / "this session"))
+    except QbenchError:
+        return []  # no qbench case was timed (another suite's benchmarks)

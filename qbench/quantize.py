@@ -3,7 +3,7 @@
 ``r = S * (q - Z)``: a real value ``r`` is stored as an integer ``q`` with a scale ``S`` and a zero point
 ``Z`` (thesis §2.1.3). The functions mirror TFLite so that the parameters stored in a converted model can be
 checked against them, and so that the runner can quantize inputs exactly as a model's own QUANTIZE op would.
-Which TFLite, precisely, matters at the last bit, and tests/test_quantize_tflite.py pins each function to it:
+Which TFLite, precisely, matters at the last bit, and tests/fast/test_quantize_tflite.py pins each function to it:
 
 - ``quantize`` and ``multiply_by_quantized_multiplier`` are the *reference* kernels (``BUILTIN_REF``) bit for
   bit. The optimized built-in kernels differ by at most one step, near ties: their vector paths multiply by
@@ -77,7 +77,7 @@ def choose_qparams(rmin: float, rmax: float, dtype: str = "int8", narrow_range: 
 
 #: The converter widens an activation range (after including 0) no wider than this by as much on each side,
 #: so that a constant-zero tensor gets a usable scale (MLIR quantizer's ``kNearZeroTolerance``; the widening
-#: by the full tolerance per side is observed on TF 2.21 and pinned by tests/test_quantize_tflite.py).
+#: by the full tolerance per side is observed on TF 2.21 and pinned by tests/fast/test_quantize_tflite.py).
 NEAR_ZERO_RANGE = 1e-6
 
 

@@ -21,6 +21,7 @@ from matplotlib.patches import Patch
 
 from qbench import metrics
 from qbench.cache import atomic_file
+from qbench.modes import REFERENCE_MODE
 
 WRONG = "#d62728"
 RIGHT = "#2ca02c"
@@ -131,7 +132,7 @@ def write_segmentation_samples(
     *,
     indices: list[int] | None = None,
     colors: np.ndarray | None = None,
-    baseline: str = "float32",
+    baseline: str = REFERENCE_MODE,
     alpha: float = 0.5,
 ) -> list[Path]:
     """Per sample and mode one PNG: input | colour-coded prediction | overlay | legend of the classes
@@ -201,7 +202,7 @@ def write_fidelity_samples(
     metrics_by_mode: Mapping[str, Mapping],
     out: Path | str,
     *,
-    baseline: str = "float32",
+    baseline: str = REFERENCE_MODE,
     max_points: int = 4000,
     filename: str = "fidelity-0000.png",
 ) -> list[Path]:
@@ -242,20 +243,30 @@ def write_fidelity_samples(
     return [_save(fig, out / filename)]
 
 
-def write_run_samples(ws, model_ids: list[str], mode_ids: list[str], device_id: str, out: Path | str) -> list[Path]:
+def write_run_samples(session, model_ids: list[str], mode_ids: list[str], device_id: str,
+                      out: Path | str) -> list[Path]:
     """Each model's task draws its modes' predictions on one device into ``out/<model>/``."""
-    written: list[Path] = []
     from qbench.errors import NotApplicable
+    from qbench.measure import predict
 
+    written: list[Path] = []
+    evaluator = session.evaluator
     for model_id in model_ids:
         modes = []
         for mode_id in mode_ids:
             try:
-                ws.tflite(model_id, mode_id)
+                session.artifacts.tflite(model_id, mode_id)
                 modes.append(mode_id)
             except NotApplicable:
                 continue  # the benchmark cases skipped it with the reason
+        task, batch = evaluator.task(model_id), session.artifacts.spec(model_id).eval_batch
+        data = evaluator.scored_set(model_id).head(task.sample_count)
+        predictions = {}
+        for mode_id in modes:
+            with evaluator.runner(model_id, mode_id, device_id) as runner:
+                predictions[mode_id] = predict(runner, data, task, batch)[0]
+        quality = {m: evaluator.result(model_id, m, device_id) for m in modes}
         folder = Path(out) / model_id
         folder.mkdir(parents=True, exist_ok=True)
-        written += ws.task(model_id).write_samples(ws, model_id, modes, device_id, folder)
+        written += task.write_samples(data, predictions, quality, folder)
     return written

@@ -55,7 +55,7 @@ def weighted_ops(model: TfliteModel | Path) -> list[WeightedOp]:
 
 def predicted_bytes(reference: TfliteModel | Path, mode: Mode, kept: Mapping[str, str] | None = None) -> int:
     """The float model's size minus what narrower weights and biases save, plus their quantization parameters.
-    ``reference`` is the float32 model the mode starts from (``Workspace.size_reference``); ``kept``: layers stored
+    ``reference`` is the float32 model the mode starts from (``Artifacts.size_reference``); ``kept``: layers stored
     at another precision (a +budget artifact's ``kept_layers``)."""
     reference = _model(reference)
     size = reference.size

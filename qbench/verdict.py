@@ -35,7 +35,7 @@ from qbench.intervals import Ratio, paired_ratio
 #: holds), so a 5 % margin would not give the same verdict twice.
 MARGIN = 0.10
 UNSTABLE_WIDTH = 1.30  # a ratio interval spanning more than 30 % cannot rank a mode
-REFERENCE_MODE = "float32"
+
 
 
 class Timed(Protocol):

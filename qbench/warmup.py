@@ -15,20 +15,23 @@ latency is measured later, alone.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from qbench import modes, progress
+from qbench import progress
 from qbench.errors import NotApplicable, QbenchError
+from qbench.modes import MODES, REFERENCE_MODE
+from qbench.quantizers import BACKENDS
+from qbench.registry import extension_modules
 
 Job = tuple  # ("source", model) | ("tflite", model, mode) | ("eval", model, mode, device)
-REFERENCE_MODE = "float32"
 
 
 @dataclass(frozen=True)
@@ -37,20 +40,31 @@ class Plan:
     deps: dict[Job, list[Job]]
 
 
-def plan(ws, cases: list[tuple[str, str, str | None]]) -> Plan:
-    """Every job the cases need that the cache does not already hold, with its dependencies."""
+@dataclass
+class Outcome:
+    """What the workers did: the jobs that did not succeed (with why: their cases report it when they run), the
+    cache entries they built, and whether any imported TensorFlow (for the session summary)."""
+
+    failed: dict[Job, str] = field(default_factory=dict)
+    built: list[str] = field(default_factory=list)
+    tensorflow: bool = False
+
+
+def plan(session, cases: list[tuple[str, str, str | None]]) -> Plan:
+    """Every job the cases need that the cache does not already hold, with its dependencies: what each mode starts
+    from is its backend's word (``Backend.starts_from``: the source, or another mode's artifact)."""
     deps: dict[Job, list[Job]] = {}
-    builds = ws.builds_artifacts
+    builds, artifacts, evaluator = session.builds, session.artifacts, session.evaluator
 
     def need_tflite(model: str, mode: str) -> Job | None:
         job = ("tflite", model, mode)
         if job in deps or not builds:
             return job if job in deps else None
-        if ws.tflite_cached(model, mode):
+        if artifacts.cached(model, mode):
             return None
-        backend = modes.get(mode).backend
-        if backend == "aeq":
-            before = [need_tflite(model, REFERENCE_MODE)]
+        start = BACKENDS.get(MODES.get(mode).backend).starts_from(MODES.get(mode))
+        if start is not None:
+            before = [need_tflite(model, start)]
         else:
             before = [("source", model)]
             deps.setdefault(("source", model), [])
@@ -62,7 +76,7 @@ def plan(ws, cases: list[tuple[str, str, str | None]]) -> Plan:
         if job in deps:
             return job
         tflite = need_tflite(model, mode)
-        if tflite is None and ws.evaluation_cached(model, mode, device):
+        if tflite is None and evaluator.cached(model, mode, device):
             return None
         before = [tflite]
         if mode != REFERENCE_MODE:
@@ -78,36 +92,38 @@ def plan(ws, cases: list[tuple[str, str, str | None]]) -> Plan:
     return Plan(list(deps), deps)
 
 
-def run(ws, cases: list[tuple[str, str, str | None]], workers: int | None = None) -> dict[Job, str]:
-    """Make the cache hold what ``cases`` need; returns the jobs that did not succeed, with why (their cases
-    report it when they run)."""
-    todo = plan(ws, cases)
+def run(session, cases: list[tuple[str, str, str | None]], workers: int | None = None) -> Outcome:
+    """Make the cache hold what ``cases`` need."""
+    todo = plan(session, cases)
+    outcome = Outcome()
     if not todo.jobs:
-        return {}
+        return outcome
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo.jobs)))
     progress.log(f"preparing {len(todo.jobs)} missing artifact(s) and evaluation(s) with {workers} process(es) "
                  "before any timing")
-    failed: dict[Job, str] = {}
+    failed = outcome.failed
     done: set[Job] = set()
     running: dict[Future, tuple[Job, float]] = {}
     waiting = list(todo.jobs)
     try:
-        _in_pool(ws, todo, workers, done, failed, waiting, running)
+        _in_pool(session, todo, workers, done, outcome, waiting, running)
     except BrokenProcessPool as exc:  # a worker died (killed, out of memory): finish here, one job at a time
         progress.log(f"a worker process died ({exc}); finishing the remaining jobs in this process")
         for job in todo.jobs:  # in dependency order
             if job in done or job in failed:
                 continue
-            if outcome := _do(ws, job):
-                failed[job] = outcome
+            if reason := _do(session, job):
+                failed[job] = reason
             else:
                 done.add(job)
-    return failed
+    return outcome
 
 
-def _in_pool(ws, todo: Plan, workers: int, done: set, failed: dict, waiting: list, running: dict) -> None:
+def _in_pool(session, todo: Plan, workers: int, done: set, outcome: Outcome, waiting: list, running: dict) -> None:
+    failed = outcome.failed
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(ws.recipe(), workers)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                             initargs=(session.remade(workers), extension_modules())) as pool:
         while waiting or running:
             for job in list(waiting):
                 blockers = [d for d in todo.deps[job] if d not in done]
@@ -122,15 +138,14 @@ def _in_pool(ws, todo: Plan, workers: int, done: set, failed: dict, waiting: lis
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in finished:
                 job, start = running.pop(future)
-                outcome, built, tensorflow = future.result()
-                if built and isinstance(ws.cache.built, list):
-                    ws.cache.built.extend(built)  # the session summary counts what the workers built too
-                ws.helpers_imported_tensorflow |= tensorflow
-                if outcome:
-                    failed[job] = outcome
+                reason, built, tensorflow = future.result()
+                outcome.built += built  # the session summary counts what the workers built too
+                outcome.tensorflow |= tensorflow
+                if reason:
+                    failed[job] = reason
                 else:
                     done.add(job)
-                progress.log(f"{_name(job)}: {outcome or 'done'} ({time.perf_counter() - start:.1f} s, "
+                progress.log(f"{_name(job)}: {reason or 'done'} ({time.perf_counter() - start:.1f} s, "
                              f"{len(done) + len(failed)}/{len(todo.jobs)})")
 
 
@@ -139,36 +154,38 @@ def _name(job: Job) -> str:
     return {"source": "source model", "tflite": ".tflite", "eval": "evaluation"}[kind] + " " + " ".join(what)
 
 
-_WORKSPACE: Any = None
+_SESSION: Any = None
 
 
-def _start(recipe: tuple, workers: int) -> None:
-    """Pool initializer: this process's own Workspace, made the way the session made its own."""
-    global _WORKSPACE
+def _start(remake: tuple, extensions: list[str]) -> None:
+    """Pool initializer: this process's own session, made the way the parent made its own, with the registry
+    entries the parent's extension modules added."""
+    global _SESSION
     progress.set_sink(None)  # stderr: the parent reports each job's outcome
-    factory, args = recipe
-    _WORKSPACE = factory(*args)
-    _WORKSPACE.concurrent_evaluations = workers
+    for module in extensions:
+        importlib.import_module(module)
+    factory, args, kwargs = remake
+    _SESSION = factory(*args, **kwargs)
 
 
 def _work(job: Job) -> tuple[str | None, list[str], bool]:
     """Do one job in a worker: (its outcome; the cache entries it built; whether this process has imported
     TensorFlow)."""
-    before = len(_WORKSPACE.cache.built)
-    outcome = _do(_WORKSPACE, job)
-    return outcome, list(_WORKSPACE.cache.built[before:]), "tensorflow" in sys.modules
+    before = len(_SESSION.built())
+    outcome = _do(_SESSION, job)
+    return outcome, _SESSION.built()[before:], "tensorflow" in sys.modules
 
 
-def _do(ws, job: Job) -> str | None:
+def _do(session, job: Job) -> str | None:
     """One job: None on success, else the reason (the session raises it again in its case)."""
     kind, model, *rest = job
     try:
         if kind == "source":
-            ws.source(model)
+            session.artifacts.source(model)
         elif kind == "tflite":
-            ws.tflite(model, rest[0])
+            session.artifacts.tflite(model, rest[0])
         else:
-            ws.evaluation(model, rest[0], rest[1])
+            session.evaluator.evaluation(model, rest[0], rest[1])
     except NotApplicable as exc:
         return f"not applicable: {exc.problem}"
     except QbenchError as exc:

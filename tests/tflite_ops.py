@@ -8,7 +8,7 @@ build one per example: no TensorFlow, no files, nothing for two xdist workers to
 QUANTIZE is both ops the issue names: float -> int is the affine quantizer, int -> int with another scale is
 TFLite's REQUANTIZE path (``QuantizeMultiplier`` + ``MultiplyByQuantizedMultiplier``).
 
-It also holds what the *optimized* built-in kernels compute, as measured on them (tests/test_quantize_tflite.py
+It also holds what the *optimized* built-in kernels compute, as measured on them (tests/fast/test_quantize_tflite.py
 pins these oracles against the runtime): they agree with the reference kernels, and with qbench.quantize, except
 within one step near ties, and these functions say exactly where.
 """

@@ -55,7 +55,8 @@ def _tensor(t: T, buffers: list) -> s.TensorT:
     return out
 
 
-_OPTIONS = {s.BuiltinOperator.ADD: (s.BuiltinOptions.AddOptions, s.AddOptionsT),
+_OPTIONS = {s.BuiltinOperator.FULLY_CONNECTED: (s.BuiltinOptions.FullyConnectedOptions, s.FullyConnectedOptionsT),
+            s.BuiltinOperator.ADD: (s.BuiltinOptions.AddOptions, s.AddOptionsT),
             s.BuiltinOperator.MUL: (s.BuiltinOptions.MulOptions, s.MulOptionsT),
             s.BuiltinOperator.SUB: (s.BuiltinOptions.SubOptions, s.SubOptionsT)}
 
@@ -124,4 +125,20 @@ def dense(units: int, per_tensor: bool = True) -> bytes:
     return build(Graph(
         tensors=[T("x"), T("w", i8, (units, 4), scale, data=bytes(range(1, 4 * units + 1))), T("y", shape=(1, units))],
         ops=[Op(s.BuiltinOperator.FULLY_CONNECTED, [0, 1, -1], [2])], inputs=[0], outputs=[2],
+    ))
+
+
+def dense_float(inputs: int = 784, units: int = 4, seed: int = 0) -> bytes:
+    """float x (batch, inputs) -> FULLY_CONNECTED with seeded float32 weights (units, inputs) and bias -> (batch, units):
+    a classifier-shaped model a few kilobytes large, with real float32 weights a backend can quantize."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 1 / np.sqrt(inputs), (units, inputs)).astype(np.float32)
+    b = rng.normal(0, 0.1, units).astype(np.float32)
+    return build(Graph(
+        tensors=[T("x", shape=(1, inputs)), T("w", shape=(units, inputs), data=w.tobytes()),
+                 T("b", shape=(units,), data=b.tobytes()), T("y", shape=(1, units))],
+        ops=[Op(s.BuiltinOperator.FULLY_CONNECTED, [0, 1, 2], [3])], inputs=[0], outputs=[3],
+        signature_outputs=[("y", 3)],
     ))

@@ -15,16 +15,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 import numpy as np
 
 from qbench.data.labels import IGNORE  # noqa: F401  (255: "not scored" in every mask, as Cityscapes)
 from qbench.errors import QbenchError
+from qbench.registry import Registry
 
 if TYPE_CHECKING:
-    from qbench.options import Option
-    from qbench.workspace import Workspace
+    from qbench.cache import Cache
+    from qbench.config.options import Option, Settings
 
 CALIBRATION_SAMPLES = 100  # representative samples for full-integer calibration (thesis Code Listing 3.10)
 SPLIT_SEED = 0
@@ -60,14 +61,28 @@ class Data:
     images: bool = True  # may be resized / converted between grey and RGB to fit the model
     eval_names: tuple[str, ...] = field(default=(), repr=False)  # one per evaluated sample, for messages
     split_rule: str = ""  # how calibration and evaluation samples were chosen, for the README and messages
+    #: the training split (raw samples and labels), read when a model trains on it; None: the kind has none
+    training: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def num_classes(self) -> int | None:
         return len(self.class_names) or None
 
 
+class DataContext(Protocol):
+    """What a dataset kind may use while it reads: the parsed settings (its own options among them) and the cache
+    (for what it fetches or draws once)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def cache(self) -> Cache: ...
+
+
 class DatasetKind(ABC):
-    """One way of reading the user's data; ``dataset=<id>[:PATH]``."""
+    """One way of reading the user's data; ``dataset=<id>[:PATH]``. A new kind is one module with a subclass
+    decorated ``@DATASETS.register`` (``tests/extensions/toy_dataset.py`` is a worked example)."""
 
     id: str
     task: str  # the task its labels support: classification | segmentation | fidelity
@@ -78,9 +93,8 @@ class DatasetKind(ABC):
     options: tuple[Option, ...] = ()
 
     @abstractmethod
-    def load(self, path: Path | None, ws: Workspace, fit: tuple[int, ...] | None = None) -> Data:
-        """Read and check the data (raising one QbenchError that names the file and the fix); ``ws`` gives the
-        settings (``ws.settings``), the cache and the session's MNIST.
+    def load(self, path: Path | None, ctx: DataContext, fit: tuple[int, ...] | None = None) -> Data:
+        """Read and check the data (raising one QbenchError that names the file and the fix).
 
         ``fit`` is the model's per-sample input shape when known: a kind whose files are much larger than the
         model's input (Cityscapes' 2048x1024 frames) may resize while reading instead of holding the originals."""
@@ -99,6 +113,11 @@ class DatasetKind(ABC):
             raise QbenchError(f"dataset={self.id} needs a path", f"e.g. {self.example}")
         if not path.exists():
             raise QbenchError(f"dataset {self.id}:{path} does not exist", f"give an existing path, e.g. {self.example}")
+
+
+#: The dataset kinds by the id ``dataset=KIND[:PATH]`` names; each registers itself (``qbench/data/__init__.py``
+#: imports the built-in ones).
+DATASETS: Registry[DatasetKind] = Registry("dataset kind")
 
 
 def seeded_split(n: int, origin: str, limit: int = CALIBRATION_SAMPLES) -> tuple[np.ndarray, np.ndarray]:

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from qbench.data.base import Data, DatasetKind, _file_sha256
+from qbench.data.base import DATASETS, Data, DatasetKind, _file_sha256
 from qbench.data.labels import class_names, train_id_lut
 from qbench.errors import QbenchError
-from qbench.options import Option, positive_int
+from qbench.config.options import Option, positive_int
 
 ENV_VAR = "CITYSCAPES_DATASET"
 THESIS_FRAMES = 60
@@ -170,6 +170,7 @@ OPTIONS = (
 )
 
 
+@DATASETS.register
 class CityscapesKind(DatasetKind):
     """``dataset=cityscapes``: your copy of Cityscapes (see the module docstring); frames are resized while read,
     to the model's input size (256x512 unless its shape says otherwise)."""
@@ -183,10 +184,10 @@ class CityscapesKind(DatasetKind):
     default_range = (0.0, 255.0)
     options = OPTIONS
 
-    def load(self, path, ws, fit=None) -> Data:
+    def load(self, path, ctx, fit=None) -> Data:
         height, width = (fit[0], fit[1]) if fit is not None and len(fit) == 3 else DEFAULT_SIZE
-        root = ws.settings.get("cityscapes")
-        evaluated = load(root, "val", ws.settings.get("cityscapes_frames") or THESIS_FRAMES, height, width)
+        root = ctx.settings.get("cityscapes")
+        evaluated = load(root, "val", ctx.settings.get("cityscapes_frames") or THESIS_FRAMES, height, width)
         calibration = load(root, "train", CALIBRATION_FRAMES, height, width)
         return Data(origin=f"Cityscapes ({resolve_root(root)})", calibration=calibration.images,
                     eval_x=evaluated.images, eval_y=evaluated.labels.astype(np.int64),
@@ -194,5 +195,3 @@ class CityscapesKind(DatasetKind):
                     eval_names=evaluated.names,
                     split_rule="the first 100 train frames calibrate; the first N val frames are evaluated")
 
-
-KIND = CityscapesKind()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qbench.data.base import TRAIN_TEST_RULE, Data, DatasetKind, calibration_pick, digest_files
+from qbench.data.base import DATASETS, TRAIN_TEST_RULE, Data, DatasetKind, calibration_pick, digest_files
 from qbench.errors import QbenchError
 
 PATTERNS = {  # role -> glob patterns (first that matches exactly one file wins)
@@ -86,13 +86,14 @@ def read_idx_set(folder: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+@DATASETS.register
 class IdxKind(DatasetKind):
     id = "idx"
     task = "classification"
     description = "MNIST-format IDX files (four, optionally .gz); any counts"
     example = "--qbench-model fashion=fashion.keras,dataset=idx:~/fashion-mnist"
 
-    def load(self, path, ws, fit=None) -> Data:
+    def load(self, path, ctx, fit=None) -> Data:
         arrays = read_idx_set(path)
         pick = calibration_pick(len(arrays["x_train"]))
         return Data(
@@ -104,5 +105,3 @@ class IdxKind(DatasetKind):
             split_rule=TRAIN_TEST_RULE,
         )
 
-
-KIND = IdxKind()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qbench.data.base import (SEEDED_SPLIT_RULE, TRAIN_TEST_RULE, Data, DatasetKind, calibration_pick, digest_files,
-                              image_files, seeded_split, stack_images)
+from qbench.data.base import (DATASETS, SEEDED_SPLIT_RULE, TRAIN_TEST_RULE, Data, DatasetKind, calibration_pick,
+                              digest_files, image_files, seeded_split, stack_images)
 from qbench.errors import QbenchError
 
 LAYOUT = "DIR/<class name>/<images> (one sub-folder per class), optionally under DIR/train/ and DIR/test/"
@@ -44,6 +44,7 @@ def read_classes(folder: Path, names: list[str] | None = None) -> tuple[list[Pat
     return files, np.asarray(labels, np.int64), found
 
 
+@DATASETS.register
 class ImagesKind(DatasetKind):
     id = "images"
     task = "classification"
@@ -51,7 +52,7 @@ class ImagesKind(DatasetKind):
     example = "--qbench-model flowers=flowers.keras,dataset=images:~/flowers"
     default_range = (0.0, 255.0)
 
-    def load(self, path, ws, fit=None) -> Data:
+    def load(self, path, ctx, fit=None) -> Data:
         if not path.is_dir():
             raise QbenchError(f"{path} is not a folder", f"dataset=images: takes {LAYOUT}")
         test = next((path / n for n in TEST_NAMES if (path / n).is_dir()), None)
@@ -76,5 +77,3 @@ class ImagesKind(DatasetKind):
             split_rule=rule,
         )
 
-
-KIND = ImagesKind()

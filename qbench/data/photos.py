@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from qbench.cache import code_digest
-from qbench.data.base import Data, DatasetKind, digest_arrays
+from qbench.data.base import DATASETS, Data, DatasetKind, digest_arrays
 from qbench.data.wheel import Wheel, read_member
 from qbench.errors import QbenchError
 
@@ -112,6 +112,7 @@ def crop_set(zipped, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return calibration, evaluated
 
 
+@DATASETS.register
 class PhotosKind(DatasetKind):
     id = "photos"
     task = "fidelity"
@@ -127,8 +128,8 @@ class PhotosKind(DatasetKind):
             raise QbenchError(f"dataset=photos needs a crop set, one of {', '.join(SETS)}",
                               "e.g. dataset=photos:faces (see qbench/data/photos.py)")
 
-    def load(self, path, ws, fit=None) -> Data:
-        zipped = SKIMAGE.extract(ws.cache, MEMBERS, FIX)
+    def load(self, path, ctx, fit=None) -> Data:
+        zipped = SKIMAGE.extract(ctx.cache, MEMBERS, FIX)
         calibration, evaluated = crop_set(zipped, str(path))
         return Data(
             origin=f"photos:{path} (scikit-image 0.25.2 sample photographs)",
@@ -139,5 +140,3 @@ class PhotosKind(DatasetKind):
             split_rule="calibration and evaluation crops come from different photographs",
         )
 
-
-KIND = PhotosKind()

@@ -2,10 +2,10 @@
 reproducible offline.
 
 No package ships Cityscapes images or a Cityscapes-trained model, so the suite trains its own DeepLab-style
-model on ``qbench.data.scenes`` (19 Cityscapes train classes, exact labels) and evaluates it on a held-out
-split. The scene splits are generated once and cached as ``.npz``; the frame size is a workspace option
-(``--qbench-seg-size``, default 256x512 as the thesis's input) so CI can run a smaller one; it and the width
-(``--qbench-seg-alpha``) are declared here (``OPTIONS``) and reach the plugin and the CLI from this declaration.
+model on ``dataset=scenes`` (``qbench.data.scene_frames``: 19 Cityscapes train classes, exact labels) and evaluates
+it on a held-out split, as any data-fitted model. The frame size is an option (``--qbench-seg-size``, default 256x512
+as the thesis's input); it and the width (``--qbench-seg-alpha``) are declared here and reach the plugin and the CLI
+from this declaration. The default variant's weights ship (``qbench.models.shipped``).
 """
 
 from __future__ import annotations
@@ -13,23 +13,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from qbench import progress
-from qbench.cache import code_digest
+from qbench.config.options import Option
+from qbench.data import scene_frames
+from qbench.data.labels import NUM_CLASSES
+from qbench.data.scene_frames import TRAIN_FRAMES
 from qbench.errors import QbenchError
 from qbench.models import deeplab
-from qbench.models.registry import EvalSet, register
+from qbench.models.base import MODELS, ModelIO
+from qbench.models.fitted import DataFitted
 from qbench.models.trained import TrainedModel
-from qbench.options import Option
-from qbench.versions import build_versions
+from qbench.tasks.base import OutputInfo
 
 DEFAULT_SIZE = (256, 512)
 SEED = 0
 ALPHA = 0.35
-TRAIN_FRAMES = 600
-EVAL_FRAMES = 60  # as the thesis evaluated 60 Cityscapes frames
-CALIBRATION_FRAMES = 100
+OUTPUT = "StatefulPartitionedCall_1:0"  # the float32 file's output tensor, as the converter names it
 EPOCHS = 8
 BATCH = 4
 LEARNING_RATE = 8e-3
@@ -74,19 +74,16 @@ OPTIONS = (
 )
 
 
-def _renderer_digest() -> str:
-    """The scene generator's and the class table's code, and the class names cityscapesscripts gives: what the
-    frames are cached under (a change renders them again; whether it changed them is the frames' own digest)."""
-    from qbench.data import labels, scenes
+@MODELS.register
+class DeeplabScenes(TrainedModel, DataFitted):
+    """The segmentation model on ``dataset=scenes`` at ``--qbench-seg-size`` (raw pixels: the model rescales)."""
 
-    return code_digest(scenes, labels, extra=repr(labels.class_names()))
-
-
-class DeeplabScenes(TrainedModel):
     id = "deeplab_scenes"
     task = "segmentation"
     description = "DeepLabV3+-lite MobileNetV2 (alpha 0.35 by default) trained on procedural Cityscapes-style scenes"
     eval_batch = 4
+    input_range = (0.0, 255.0)
+    options = OPTIONS
     # At the default 256x512: seed 0 with these settings scores 0.553 float32 mIoU on the 60 eval frames
     # (x86_64, TF 2.21). Thin margin: other initialisations spread about +-0.03 (tuning runs 0.539-0.578).
     floors = {"miou": 0.55}
@@ -97,85 +94,47 @@ class DeeplabScenes(TrainedModel):
     training_code = (deeplab.train, deeplab.train_model, deeplab.masked_sparse_ce, deeplab.class_weights_from_labels,
                      deeplab._fused_bn_class, deeplab._all_layers)
 
-    def floors_for(self, ws) -> dict[str, float]:
-        return dict(self.floors if self.ships(ws) else self.small_floors)
+    def __init__(self):
+        self.set_dataset("scenes")
 
-    def ships(self, ws) -> bool:
-        return self.size(ws) == DEFAULT_SIZE and self.alpha(ws) == ALPHA
+    def floors_for(self, settings) -> dict[str, float]:
+        return dict(self.floors if self.ships(settings) else self.small_floors)
 
-    def size(self, ws) -> tuple[int, int]:
-        return ws.settings.get("seg_size") or DEFAULT_SIZE
+    def ships(self, settings) -> bool:
+        return self.size(settings) == DEFAULT_SIZE and self.alpha(settings) == ALPHA
 
-    def alpha(self, ws) -> float:
-        return ws.settings.get("seg_alpha") or ALPHA
+    def size(self, settings) -> tuple[int, int]:
+        return settings.get("seg_size") or DEFAULT_SIZE
 
-    def split(self, ws, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """A scene split at the workspace's size, generated once and cached."""
-        from qbench.data import scenes
+    def alpha(self, settings) -> float:
+        return settings.get("seg_alpha") or ALPHA
 
-        h, w = self.size(ws)
-        parts = {"dataset": "scenes", "split": split, "frames": n, "size": [h, w], "recipe": _renderer_digest(),
-                 "numpy": build_versions().get("numpy")}
+    def declared_io(self, settings) -> ModelIO:
+        h, w = self.size(settings)
+        return ModelIO((h, w, 3), (OutputInfo(OUTPUT, (h, w, NUM_CLASSES), None),))
 
-        def build(path: Path) -> dict[str, Any]:
-            images, labels = scenes.make_split(split, n, h, w)
-            np.savez(path, images=images, labels=labels)
-            return {"dataset": "scenes", "split": split, "frames": n}
-
-        artifact = ws.cache.get_or_build("data", parts, f"scenes-{split}.npz", build,
-                                         label=f"{n} {split} scenes at {h}x{w}")
-        with np.load(artifact.path) as npz:
-            return npz["images"], npz["labels"]
-
-    def frames_digest(self, ws, split: str, n: int) -> str:
-        """The content digest of a split, from the cache manifest (rendering the split once if needed)."""
-        from qbench.data.base import digest_arrays
-
-        h, w = self.size(ws)
-        parts = {"dataset": "scenes-digest", "split": split, "frames": n, "size": [h, w],
-                 "recipe": _renderer_digest(), "numpy": build_versions().get("numpy")}
-
-        def build(path: Path) -> dict[str, Any]:
-            from qbench.data import scenes
-
-            images, labels = scenes.make_split(split, n, h, w)
-            path.write_text(digest_arrays("scenes", images, labels))
-            return {}
-
-        artifact = ws.cache.get_or_build("data", parts, "content.sha256", build,
-                                         label=f"{n} probe {split} scenes at {h}x{w}")
-        return artifact.path.read_text().strip()
-
-    def hyper(self, ws) -> dict[str, Any]:
-        return {"size": list(self.size(ws)), "alpha": self.alpha(ws), "frames": TRAIN_FRAMES, "epochs": EPOCHS,
-                "batch": BATCH, "lr": LEARNING_RATE, "class_weight_power": CLASS_WEIGHT_POWER,
+    def hyper(self, ctx) -> dict[str, Any]:
+        return {"size": list(self.size(ctx.settings)), "alpha": self.alpha(ctx.settings), "frames": TRAIN_FRAMES,
+                "epochs": EPOCHS, "batch": BATCH, "lr": LEARNING_RATE, "class_weight_power": CLASS_WEIGHT_POWER,
                 "loss_stride": LOSS_STRIDE, "seed": SEED}
 
-    def training_data(self, ws) -> dict[str, Any]:
+    def training_data(self, ctx) -> dict[str, Any]:
         """The first ``PROBE_FRAMES`` training frames stand for the split: it is the same generator's seeds 0..599,
-        and a shipped model is used without rendering the other 568."""
-        return {"train_probe": self.frames_digest(ws, "train", PROBE_FRAMES), "probe_frames": PROBE_FRAMES}
+        and a shipped model is used without drawing the other 568."""
+        return {"train_probe": scene_frames.probe_digest(ctx.cache, "train", PROBE_FRAMES, self.size(ctx.settings)),
+                "probe_frames": PROBE_FRAMES}
 
-    def builder(self, ws):
-        h, w = self.size(ws)
-        return deeplab.build_model, {"height": h, "width": w, "alpha": self.alpha(ws)}
+    def builder(self, ctx):
+        h, w = self.size(ctx.settings)
+        return deeplab.build_model, {"height": h, "width": w, "alpha": self.alpha(ctx.settings)}
 
-    def eval_set(self, ws) -> EvalSet:
-        from qbench.data import scenes
-
-        images, labels = self.split(ws, "eval", EVAL_FRAMES)
-        return EvalSet(images.astype(np.float32), labels, scenes.NUM_CLASSES, scenes.CLASS_NAMES)
-
-    def calibration(self, ws) -> np.ndarray:
-        return self.split(ws, "calibration", CALIBRATION_FRAMES)[0].astype(np.float32)
-
-    def train(self, ws, path: Path) -> dict[str, Any]:
+    def train(self, ctx, path: Path) -> dict[str, Any]:
         from qbench.tf import deterministic_tensorflow
 
         deterministic_tensorflow(SEED)
-        images, labels = self.split(ws, "train", TRAIN_FRAMES)
-        h, w = self.size(ws)
-        alpha = self.alpha(ws)
+        images, labels = self.data(ctx).training()
+        h, w = self.size(ctx.settings)
+        alpha = self.alpha(ctx.settings)
         progress.log(f"training {self.id} (alpha {alpha:g}) at {h}x{w}: {EPOCHS} epochs on {len(images)} frames "
                      f"(seed {SEED})")
         model = deeplab.train_model(
@@ -185,6 +144,3 @@ class DeeplabScenes(TrainedModel):
         )
         model.save(path)
         return {"train_frames": len(images), "history": model.history_log}
-
-
-register(DeeplabScenes())

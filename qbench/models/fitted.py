@@ -1,31 +1,28 @@
 """A model evaluated on a dataset kind: the dataset's samples fitted to the model's own input and outputs.
 
-Shared by the models a user imports (``imported.spec``) and the pretrained ones qbench fetches (``mediapipe``):
-the model's input and output shapes rule (read from its float32 .tflite, no TensorFlow), the dataset's samples
-are fitted to them by ``qbench.data.preprocess`` and its labels checked against them by the task, once, before any
-case runs (``Workspace.prepare``).
+Every model but the pretrained wheel-less ones is one: the built-in models (``mnist_cnn`` on ``dataset=mnist``,
+``deeplab_scenes`` on ``dataset=scenes``), the models a user imports (``imported.spec``) and MediaPipe's (``mediapipe``).
+The model's input and output shapes rule (declared by a built-in model, else read from its float32 .tflite, no
+TensorFlow), the dataset's samples are fitted to them by ``qbench.data.preprocess`` and its labels checked against
+them by the task, once, before any case runs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qbench import data as datasets
 from qbench import tasks
-from qbench.data import registry as datasets
 from qbench.data.base import Data, DatasetKind, EvalSet
 from qbench.data.preprocess import fit_inputs, scale_pixels
 from qbench.errors import QbenchError
-from qbench.models.registry import ModelSpec
-
-if TYPE_CHECKING:
-    from qbench.workspace import Workspace
+from qbench.models.base import ModelContext, ModelSpec
 
 
 class DataFitted(ModelSpec):
-    """Subclasses set ``dataset_text`` (``KIND[:PATH]``), ``input_range`` and optionally ``input_shape``."""
+    """Subclasses set the dataset (``set_dataset``), ``input_range`` and optionally ``input_shape``."""
 
     dataset_text: str
     data_kind: DatasetKind
@@ -40,16 +37,19 @@ class DataFitted(ModelSpec):
             raise QbenchError(f"model {self.id}: {exc.problem}", exc.fix) from None
         self.dataset_text = text
 
-    @property
-    def read_hint(self) -> tuple[int, ...] | None:
-        """The per-sample size shape= gives, which a dataset of large files may read at (Cityscapes)."""
-        return self.input_shape[1:] if self.input_shape else None
+    def read_hint(self, ctx: ModelContext) -> tuple[int, ...] | None:
+        """The per-sample size to read the data at: shape= if given, else what the model declares (a dataset of
+        large files, Cityscapes' 2048x1024 frames, or one drawn at any size, the scenes, reads at it)."""
+        if self.input_shape:
+            return tuple(self.input_shape[1:])
+        declared = self.declared_io(ctx.settings)
+        return declared.input_shape if declared else None
 
-    def data(self, ws: Workspace) -> Data:
-        return ws.dataset(self.dataset_text, self.read_hint)
+    def data(self, ctx: ModelContext) -> Data:
+        return ctx.data(self.dataset_text, self.read_hint(ctx))
 
-    def _inputs(self, ws: Workspace, raw: np.ndarray, data: Data) -> np.ndarray:
-        shape = ws.input_shape(self.id)
+    def _inputs(self, ctx: ModelContext, raw: np.ndarray, data: Data) -> np.ndarray:
+        shape = ctx.io(self.id).input_shape
         if self.input_shape is not None and tuple(self.input_shape[1:]) != shape:
             raise QbenchError(f"model {self.id}: shape={'x'.join(map(str, self.input_shape))} but the model "
                               f"takes {'x'.join(map(str, shape))} per sample", "drop shape= or correct it")
@@ -58,19 +58,19 @@ class DataFitted(ModelSpec):
             return np.asarray(x, np.float32)
         return scale_pixels(x, self.input_range)
 
-    def eval_set(self, ws: Workspace) -> EvalSet:
-        data = self.data(ws)
+    def eval_set(self, ctx: ModelContext) -> EvalSet:
+        data = self.data(ctx)
         if not data.pixels and self.input_range != self.data_kind.default_range:
             raise QbenchError(f"model {self.id}: range= maps uint8 pixels, but {data.origin} holds float arrays "
                               "that are used as they are", "drop range= (or store the inputs as uint8 pixels)")
-        outputs = ws.output_info(self.id)
+        outputs = list(ctx.io(self.id).outputs)
         task = tasks.get(self.task)
         y = task.fit_labels(data.eval_y, outputs, data.origin) if task.labelled else None
         classes = len(data.class_names) or (int(np.prod(outputs[0].shape[-1:])) if outputs else 0)
-        result = EvalSet(self._inputs(ws, data.eval_x, data), y, classes, data.class_names)
+        result = EvalSet(self._inputs(ctx, data.eval_x, data), y, classes, data.class_names)
         task.check_fit(outputs, result, f"model {self.id} on {data.origin}")
         return result
 
-    def calibration(self, ws: Workspace) -> np.ndarray:
-        data = self.data(ws)
-        return self._inputs(ws, data.calibration, data)
+    def calibration(self, ctx: ModelContext) -> np.ndarray:
+        data = self.data(ctx)
+        return self._inputs(ctx, data.calibration, data)

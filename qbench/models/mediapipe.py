@@ -19,7 +19,7 @@ from typing import Any
 
 from qbench.data.wheel import Wheel, read_member
 from qbench.models.fitted import DataFitted
-from qbench.models.registry import register
+from qbench.models.base import MODELS
 
 MEDIAPIPE = Wheel("mediapipe==0.10.18", "12db0f7b1cc18e2e3f604f6e95020b82c214c470d7d94ff32eeb8f8729a45ec3", 36)
 FIX = "check the network access to PyPI (the models come from the mediapipe wheel)"
@@ -42,15 +42,15 @@ class MediapipeModel(DataFitted):
         self.member = MEMBERS[id]
         self.set_dataset(dataset)
 
-    def key_parts(self, ws) -> dict[str, Any]:
+    def key_parts(self, ctx) -> dict[str, Any]:
         return {"model": self.id, "wheel": MEDIAPIPE.requirement, "sha256": MEDIAPIPE.sha256, "member": self.member}
 
-    def build_source(self, ws, path: Path) -> dict[str, Any]:
-        path.write_bytes(read_member(MEDIAPIPE.extract(ws.cache, tuple(MEMBERS.values()), FIX), self.member))
+    def build_source(self, ctx, path: Path) -> dict[str, Any]:
+        path.write_bytes(read_member(MEDIAPIPE.extract(ctx.cache, tuple(MEMBERS.values()), FIX), self.member))
         return {"wheel": MEDIAPIPE.requirement, "member": self.member}
 
 
-register(MediapipeModel("mp_face_detection", "photos:faces", (-1.0, 1.0),
+MODELS.register(MediapipeModel("mp_face_detection", "photos:faces", (-1.0, 1.0),
                         "MediaPipe BlazeFace short-range face detector (pretrained; boxes + scores, 896 anchors)"))
-register(MediapipeModel("mp_iris_landmark", "photos:eyes", (0.0, 1.0),
+MODELS.register(MediapipeModel("mp_iris_landmark", "photos:eyes", (0.0, 1.0),
                         "MediaPipe iris landmarks (pretrained; 71 eye-contour + 5 iris points from a 64x64 eye)"))

@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 
 from qbench import progress
-from qbench.models.registry import EvalSet, register
+from qbench.models.base import MODELS, ModelIO
+from qbench.models.fitted import DataFitted
 from qbench.models.trained import TrainedModel
+from qbench.tasks.base import OutputInfo
 
 EPOCHS = 5
 SEED = 0
-CALIBRATION_SAMPLES = 100  # thesis Code Listing 3.10: train_images.batch(1).take(100)
+OUTPUT = "StatefulPartitionedCall_1:0"  # the float32 file's output tensor, as the converter names it
 
 
 def normalize(images: np.ndarray) -> np.ndarray:
@@ -65,34 +67,33 @@ def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
             "train_loss": [float(v) for v in history.history["loss"]]}
 
 
-class MnistCnn(TrainedModel):
+@MODELS.register
+class MnistCnn(TrainedModel, DataFitted):
+    """The thesis's classifier on ``dataset=mnist`` (pixels to [0, 1], as Code Listing 3.1), trained by ``fit_model``."""
+
     id = "mnist_cnn"
     task = "classification"
     description = "thesis MNIST CNN (Conv2D 12 3x3, MaxPool, Dense 10), 5 epochs Adam"
     floors = {"accuracy": 0.975}  # the thesis model reaches ~0.98 after 5 epochs
-
+    input_range = (0.0, 1.0)
     training_code = (fit_model, normalize)
 
-    def hyper(self, ws) -> dict[str, Any]:
+    def __init__(self):
+        self.set_dataset("mnist")
+
+    def declared_io(self, settings) -> ModelIO:
+        return ModelIO((28, 28), (OutputInfo(OUTPUT, (10,), None),))
+
+    def hyper(self, ctx) -> dict[str, Any]:
         return {"epochs": EPOCHS, "seed": SEED, "batch": 32, "optimizer": "adam"}
 
-    def training_data(self, ws) -> dict[str, Any]:
-        return {"mnist": ws.mnist().digest}
+    def training_data(self, ctx) -> dict[str, Any]:
+        return {"mnist": self.data(ctx).digest}
 
-    def builder(self, ws):
+    def builder(self, ctx):
         return build_keras, {}
 
-    def eval_set(self, ws) -> EvalSet:
-        mnist = ws.mnist()
-        return EvalSet(normalize(mnist.x_test), mnist.y_test, num_classes=10, class_names=tuple("0123456789"))
-
-    def calibration(self, ws) -> np.ndarray:
-        return normalize(ws.mnist().first_train_images(CALIBRATION_SAMPLES))
-
-    def train(self, ws, path: Path) -> dict[str, Any]:
-        mnist = ws.mnist()
-        return fit_model(normalize(mnist.x_train), mnist.y_train, normalize(mnist.x_test), mnist.y_test, path,
-                         log=progress.log)
-
-
-register(MnistCnn())
+    def train(self, ctx, path: Path) -> dict[str, Any]:
+        data = self.data(ctx)
+        x_train, y_train = data.training()
+        return fit_model(normalize(x_train), y_train, normalize(data.eval_x), data.eval_y, path, log=progress.log)

@@ -38,12 +38,11 @@ from qbench import runtime
 from qbench.cache import code_digest
 from qbench.errors import NotApplicable, QbenchError
 from qbench.modes import Mode
-from qbench.quantizers.base import Backend
+from qbench.quantizers.base import BACKENDS, REFERENCE_MODE, Backend
 from qbench.tflite_file import TfliteModel, rewrite
 from qbench.versions import installed
 
 SIGNATURE = "serving_default"
-REFERENCE_MODE = "float32"
 INSTALL = "pip install -r requirements/build.txt -c requirements/constraints.txt (ai-edge-quantizer==0.10.0)"
 
 
@@ -168,18 +167,22 @@ def _deprecated_codes_only(data: bytes) -> bool:
     return any(code.builtinCode < code.deprecatedBuiltinCode for code in model.operatorCodes or [])
 
 
+@BACKENDS.register
 class AeqBackend(Backend):
     id = "aeq"
     description = "Google's ai-edge-quantizer recipes on the float32 .tflite (no TensorFlow)"
 
-    def check(self, ws, model_id, mode) -> None:
-        model = ws.float_model(model_id)
+    def starts_from(self, mode) -> str:
+        return REFERENCE_MODE
+
+    def check(self, inputs, mode) -> None:
+        model = inputs.float_model()
         kinds = {w.dtype for op in model.weighted_ops() if (w := model.weights(op)[0]) is not None}
         if kinds and not kinds & {"float32", "float16"}:  # float16 weights are expanded by ``normalize``
-            raise NotApplicable(f"{model_id} is already quantized (weights {', '.join(sorted(kinds))}); "
+            raise NotApplicable(f"{inputs.model_id} is already quantized (weights {', '.join(sorted(kinds))}); "
                                 f"{mode.id} starts from float32 weights", "import the float model")
         if mode.storage.block_size:
-            self._check_blocks(model_id, model, mode)
+            self._check_blocks(inputs.model_id, model, mode)
 
     def _check_blocks(self, model_id: str, model: TfliteModel, mode: Mode) -> None:
         """AEQ's blockwise recipes quantize dense layers whose input depth is a multiple of the block size; with
@@ -196,17 +199,17 @@ class AeqBackend(Backend):
                 "use aeq-dynamic-int4 (per-channel int4) for this model",
             )
 
-    def size_reference(self, ws, model_id) -> bytes:
-        return normalize(ws.tflite(model_id, REFERENCE_MODE).path.read_bytes())  # float16 weights expanded
+    def size_reference(self, inputs, mode) -> bytes:
+        return normalize(inputs.float32().path.read_bytes())  # float16 weights expanded
 
-    def _calibration(self, ws, model_id, mode) -> np.ndarray | None:
-        return ws.calibration_set(model_id) if mode.calibrated else None
+    def _calibration(self, inputs, mode) -> np.ndarray | None:
+        return inputs.calibration() if mode.calibrated else None
 
-    def key(self, ws, model_id, mode) -> dict[str, Any]:
-        calibration = self._calibration(ws, model_id, mode)
+    def key(self, inputs, mode) -> dict[str, Any]:
+        calibration = self._calibration(inputs, mode)
         return {
             "backend": self.id,
-            "float32": ws.tflite(model_id, REFERENCE_MODE).sha256,
+            "float32": inputs.float32().sha256,
             "mode": mode.id,
             # The recipe by name: its op configs are a function of the name, ai-edge-quantizer's version and this
             # module's code (``recipe_for``), all in the key, so a warm session never imports ai-edge-quantizer
@@ -217,27 +220,28 @@ class AeqBackend(Backend):
             "code": code_digest(sys.modules[__name__]),  # recipe_for, and how the float model is prepared for AEQ
         }
 
-    def build(self, ws, model_id, mode, path: Path) -> dict[str, Any]:
-        data = normalize(ws.tflite(model_id, REFERENCE_MODE).path.read_bytes())
-        calibration = self._calibration(ws, model_id, mode)
-        path.write_bytes(self._quantize(data, recipe_for(mode.recipe), calibration, model_id, mode))
+    def build(self, inputs, mode, path: Path) -> dict[str, Any]:
+        data = normalize(inputs.float32().path.read_bytes())
+        calibration = self._calibration(inputs, mode)
+        path.write_bytes(self._quantize(data, recipe_for(mode.recipe), calibration, inputs.model_id, mode))
         return {
-            "model": model_id,
+            "model": inputs.model_id,
             "mode": mode.id,
             "recipe": mode.recipe,
-            "float32_sha256": ws.tflite(model_id, REFERENCE_MODE).sha256,
+            "float32_sha256": inputs.float32().sha256,
             "calibration_samples": 0 if calibration is None else len(calibration),
             "aeq_version": installed("ai-edge-quantizer"),
         }
 
     @contextmanager
-    def keeper(self, ws, model_id, mode):
-        data = normalize(ws.tflite(model_id, REFERENCE_MODE).path.read_bytes())
-        calibration = self._calibration(ws, model_id, mode)
+    def keeper(self, inputs, mode):
+        data = normalize(inputs.float32().path.read_bytes())
+        calibration = self._calibration(inputs, mode)
         statistics: dict[str, Any] = {}  # one calibration for the whole search
 
         def build(kept: Mapping[str, str]) -> bytes:
-            return self._quantize(data, recipe_keeping(mode.recipe, kept), calibration, model_id, mode, statistics)
+            return self._quantize(data, recipe_keeping(mode.recipe, kept), calibration, inputs.model_id, mode,
+                                  statistics)
 
         yield build
 
@@ -283,4 +287,3 @@ def signature_of(data: bytes) -> str:
     return TfliteModel(data, "model").signatures[0]
 
 
-BACKEND = AeqBackend()

@@ -24,7 +24,7 @@ import numpy as np
 
 from qbench.errors import NotApplicable, QbenchError
 from qbench.modes import Mode
-from qbench.quantizers.base import Backend
+from qbench.quantizers.base import BACKENDS, REFERENCE_MODE, Backend
 from qbench.tf import tensorflow
 from qbench.versions import build_versions
 
@@ -86,7 +86,7 @@ def _converter(tf, source: Path, source_format: str, args: dict[str, Any]):
 
 def convert(source: Path, source_format: str, mode: Mode, calibration: np.ndarray | None, **args: Any) -> bytes:
     if source_format == "tflite":  # already converted: it runs as it is, in no other mode
-        if mode.id != "float32":
+        if mode.id != REFERENCE_MODE:
             raise QbenchError(f"{source.name} is a ready .tflite; it cannot be re-quantized to {mode.id}",
                               "import the Keras/SavedModel/frozen graph it came from to get the other modes")
         return source.read_bytes()
@@ -154,31 +154,29 @@ def keeping(source: Path, source_format: str, mode: Mode, calibration: np.ndarra
         yield build
 
 
+@BACKENDS.register
 class ConverterBackend(Backend):
     id = "converter"
     description = "TensorFlow's TFLiteConverter on the Keras / SavedModel / frozen-graph source"
 
-    def check(self, ws, model_id, mode) -> None:
-        spec = ws.model(model_id)
-        if spec.source_format == "tflite" and mode.id != "float32":
+    def check(self, inputs, mode) -> None:
+        if inputs.source_format == "tflite" and mode.id != REFERENCE_MODE:
             raise NotApplicable(
-                f"{model_id} is a ready .tflite: TFLiteConverter needs the Keras / SavedModel / frozen graph it came "
-                f"from to build {mode.id}",
+                f"{inputs.model_id} is a ready .tflite: TFLiteConverter needs the Keras / SavedModel / frozen graph it "
+                f"came from to build {mode.id}",
                 "use the aeq-* modes, which quantize a .tflite, or import the model's source",
             )
 
-    def key(self, ws, model_id, mode) -> dict[str, Any]:
-        spec = ws.model(model_id)
-        return {"source": spec.key_parts(ws), "mode": mode.id, "converter": spec.converter_args(),
+    def key(self, inputs, mode) -> dict[str, Any]:
+        return {"source": inputs.source_key(), "mode": mode.id, "converter": inputs.converter_args,
                 "versions": build_versions()}
 
-    def build(self, ws, model_id, mode, path) -> dict[str, Any]:
-        spec = ws.model(model_id)
-        source = ws.source(model_id)
-        calibration = ws.calibration_set(model_id) if mode.calibrated else None
-        path.write_bytes(convert(source.path, spec.source_format, mode, calibration, **spec.converter_args()))
+    def build(self, inputs, mode, path) -> dict[str, Any]:
+        source = inputs.source()
+        calibration = inputs.calibration() if mode.calibrated else None
+        path.write_bytes(convert(source.path, inputs.source_format, mode, calibration, **inputs.converter_args))
         return {
-            "model": model_id,
+            "model": inputs.model_id,
             "mode": mode.id,
             "source_sha256": source.sha256,
             "calibration_samples": 0 if calibration is None else len(calibration),
@@ -186,16 +184,13 @@ class ConverterBackend(Backend):
             "build_versions": build_versions(),
         }
 
-
-    def keeper(self, ws, model_id, mode):
-        spec = ws.model(model_id)
-        if mode.recipe not in KEEPABLE or spec.source_format not in ("keras", "saved_model"):
-            return super().keeper(ws, model_id, mode)  # the debugger takes TF2 converters only
-        return keeping(ws.source(model_id).path, spec.source_format, mode, ws.calibration_set(model_id),
-                       **spec.converter_args())
+    def keeper(self, inputs, mode):
+        if mode.recipe not in KEEPABLE or inputs.source_format not in ("keras", "saved_model"):
+            return super().keeper(inputs, mode)  # the debugger takes TF2 converters only
+        return keeping(inputs.source().path, inputs.source_format, mode, inputs.calibration(),
+                       **inputs.converter_args)
 
 
 #: the recipes QuantizationDebugger can keep single layers of (it debugs int8 only, even when asked for 16x8)
 KEEPABLE = frozenset({"int8", "int8-float-io"})
 
-BACKEND = ConverterBackend()

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from qbench.explain.layers import Explanation, snr_text
+from qbench.repair.layers import Explanation, snr_text
 from qbench.report.tables import Table
 
 FOLDER = "explain"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote
 
-from qbench.report.figures import Written
+from qbench.report.plotting import Written
 from qbench.report.tables import Table
 
 CSS = """

@@ -15,11 +15,10 @@ import numpy as np
 
 from qbench import tasks
 from qbench.errors import QbenchError
-from qbench.modes import MODES
+from qbench.modes import MODES, REFERENCE_MODE
 from qbench.runtime import DEVICES
 
 SCHEMA = 1
-BASELINE_MODE = "float32"
 QUALITY_METRICS = tuple(tasks.all_metrics())  # every task's quality numbers; higher is better
 #: The metrics ``qbench gate`` bounds between two runs, with the GateConfig field that bounds each.
 GATED_METRICS = {k: m.gate_tol for k, m in tasks.all_metrics().items() if m.gate_tol}
@@ -127,7 +126,7 @@ class Run:
     def latency_ratio(self, key: CaseKey) -> float | None:
         """Median latency relative to float32 on the same device: comparable across machine speeds."""
         model, _, device = key
-        ref = self.cases.get((model, BASELINE_MODE, device))
+        ref = self.cases.get((model, REFERENCE_MODE, device))
         return self.cases[key].latency_median_s / ref.latency_median_s if ref else None
 
 

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from qbench import tasks, verdict
 from qbench.intervals import Ratio
 from qbench.modes import BUDGET_SUFFIX
-from qbench.report.load import BASELINE_MODE, Case, Run, order
+from qbench.modes import REFERENCE_MODE
+from qbench.report.load import Case, Run, order
 from qbench.report.tables import Table, num, size_unit
 from qbench.runtime import DEVICES
 
 
 def within_budget(case: Case) -> bool | None:
     """True/False as recorded; float32 (the reference) qualifies; None when the result does not say."""
-    if case.mode == BASELINE_MODE:
+    if case.mode == REFERENCE_MODE:
         return True
     met = case.info.get("within_budget")
     return None if met is None else bool(met)
@@ -38,7 +39,7 @@ def quality(case: Case) -> float | None:
     """The task's primary metric, higher is better (float32 is its own fidelity reference: infinitely good)."""
     primary = tasks.get(case.task).primary if case.task in tasks.TASKS else None
     value = case.quality.get(primary) if primary else None
-    if value is None and case.mode == BASELINE_MODE:
+    if value is None and case.mode == REFERENCE_MODE:
         return math.inf
     return value
 
@@ -86,7 +87,7 @@ def answers(runs: list[Run]) -> list[Answer]:
                 here = distinct_files([c for c in cases if c.device == device])
                 eligible = [c for c in here if within_budget(c)]
                 scores = {c.mode: quality(c) for c in here}
-                ref = next((c for c in here if c.mode == BASELINE_MODE), None)
+                ref = next((c for c in here if c.mode == REFERENCE_MODE), None)
                 budget = "; ".join(sorted({b for c in here if (b := c.info.get("quality_budget"))})) or "-"
                 found.append(Answer(model, run, device, budget, here, ref, verdict.fastest(eligible, scores, ref),
                                     verdict.smallest(eligible, scores), verdict.pareto(here, scores),

@@ -9,7 +9,8 @@ same records and rules as ``qbench report``'s recommendation table, read from th
 from __future__ import annotations
 
 from qbench import tasks, verdict
-from qbench.report.load import BASELINE_MODE, Run
+from qbench.modes import REFERENCE_MODE
+from qbench.report.load import Run
 from qbench.report.recommend import Answer, answers, describe_fastest, describe_smallest, within_budget
 from qbench.report.tables import num, size_unit, time_unit
 
@@ -17,10 +18,10 @@ BUSY = 0.10  # other processes' share of the CPU while timing above which the su
 
 
 def _quality(answer: Answer, case) -> str:
-    task = tasks.TASKS.get(case.task)
+    task = (tasks.get(case.task) if case.task in tasks.TASKS else None)
     metric = next((m for m in task.metrics if m.key == task.primary), None) if task else None
     if metric is None or metric.key not in case.quality:
-        return "-" if case.mode != BASELINE_MODE else "reference"
+        return "-" if case.mode != REFERENCE_MODE else "reference"
     value = metric.cell(case.quality[metric.key])
     ref = answer.reference
     if ref is None or case is ref or metric.key not in ref.quality:
@@ -41,7 +42,7 @@ def _latency(answer: Answer, case, unit: tuple[str, float]) -> str:
 
 def _budget(case) -> str:
     met = within_budget(case)
-    return "ref" if case.mode == BASELINE_MODE else {True: "yes", False: "no", None: "-"}[met]
+    return "ref" if case.mode == REFERENCE_MODE else {True: "yes", False: "no", None: "-"}[met]
 
 
 def lines(run: Run) -> list[str]:
@@ -51,7 +52,7 @@ def lines(run: Run) -> list[str]:
             continue
         s_unit = size_unit(max(c.model_bytes for c in answer.cases))
         t_unit = time_unit(max(c.latency_median_s for c in answer.cases))
-        task = tasks.TASKS.get(answer.cases[0].task)
+        task = (tasks.get(answer.cases[0].task) if answer.cases[0].task in tasks.TASKS else None)
         metric = next((m.header for m in task.metrics if m.key == task.primary), "quality") if task else "quality"
         out.append(f"qbench: {answer.model} on {answer.device} (budget: {answer.budget})")
         rows = [["mode", "size", f"{metric} (vs float32)", "latency, x float32 [95 % interval]", "budget"]]

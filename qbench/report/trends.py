@@ -23,8 +23,10 @@ from matplotlib.lines import Line2D
 
 from qbench.gate import GateConfig
 from qbench.modes import MODES
-from qbench.report.figures import MODE_COLORS, MODE_MARKERS, STYLE, Written, _color, _log_if_wide, slug
-from qbench.report.load import BASELINE_MODE, Case, Machine, Run, order
+from qbench.report.figures import slug
+from qbench.report.plotting import MODE_COLORS, MODE_MARKERS, STYLE, Written, _color, _log_if_wide
+from qbench.modes import REFERENCE_MODE
+from qbench.report.load import Case, Machine, Run, order
 from qbench.report.tables import size_unit, time_unit
 from qbench.runtime import DEVICES
 
@@ -68,7 +70,7 @@ def _quality(metric: str, label: str) -> Trend:
 TRENDS = [
     Trend("latency-ratio", "latency / float32 on the same device over runs (lower is better)",
           "Latency / float32 (x)",
-          lambda run, c, u: run.latency_ratio(c.key) if c.mode != BASELINE_MODE else None,
+          lambda run, c, u: run.latency_ratio(c.key) if c.mode != REFERENCE_MODE else None,
           lambda prev, cfg: prev * (1 + cfg.latency_ratio_tol),
           lambda cfg: f"latency_ratio_tol = {cfg.latency_ratio_tol:.0%}", "up"),
     Trend("latency", "median latency per invoke over runs (lower is better)", "Median latency ({time})",

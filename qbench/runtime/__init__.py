@@ -13,13 +13,10 @@ import numpy as np
 
 from qbench.runtime import quiet
 from qbench.runtime.accelerators import DeviceUnavailable
-from qbench.runtime.compiled_model import CompiledModelRunner
+from qbench.runtime import compiled_model, interpreter  # noqa: F401  (they register their runtimes)
 from qbench.runtime.device import Device
 from qbench.runtime.devices import DEVICES, get
-from qbench.runtime.interpreter import InterpreterRunner
-from qbench.runtime.runner import Runner, TensorInfo
-
-RUNNERS: dict[str, type[Runner]] = {"interpreter": InterpreterRunner, "compiled_model": CompiledModelRunner}
+from qbench.runtime.runner import RUNTIMES, Runner, TensorInfo
 
 
 def open_runner(path: Path | str, device: Device, batch_size: int = 1, label: str | None = None) -> Runner:
@@ -28,7 +25,7 @@ def open_runner(path: Path | str, device: Device, batch_size: int = 1, label: st
     Raises ``DeviceUnavailable`` (a QbenchError; the pytest plugin turns it into a skip) when the device's
     accelerator is not present here, and one QbenchError naming file and device when the model does not load.
     """
-    return RUNNERS[device.runtime](path, device, batch_size, label=label)
+    return RUNTIMES.get(device.runtime)(path, device, batch_size, label=label)
 
 
 def prepare_problem(data: bytes) -> str | None:
@@ -56,5 +53,5 @@ def signature_inputs(data: bytes, signature: str) -> dict[str, np.dtype]:
     return {name: np.dtype(detail["dtype"]) for name, detail in runner.get_input_details().items()}
 
 
-__all__ = ["DEVICES", "Device", "DeviceUnavailable", "Runner", "TensorInfo", "get", "open_runner",
+__all__ = ["DEVICES", "RUNTIMES", "Device", "DeviceUnavailable", "Runner", "TensorInfo", "get", "open_runner",
            "prepare_problem", "signature_inputs"]

@@ -33,7 +33,7 @@ from qbench.runtime import accelerators, model_file, quiet
 from qbench.runtime.device import Device
 from qbench.runtime.interpreter import InterpreterRunner
 from qbench.runtime.litert_env import environment
-from qbench.runtime.runner import Runner, TensorInfo
+from qbench.runtime.runner import RUNTIMES, Runner, TensorInfo
 
 KERNEL_MODES = {"xnnpack": "XNNPACK", "builtin": "BUILTIN", "reference": "REFERENCE"}  # -> CpuKernelMode
 
@@ -55,7 +55,12 @@ def tensor_buffer_dtypes() -> frozenset[str]:
     return frozenset(TensorBuffer._DTYPE_STRINGS.values())
 
 
+@RUNTIMES.register
 class CompiledModelRunner(Runner):
+    """LiteRT's CompiledModel API on the device's CPU kernel mode or accelerator (see the module docstring)."""
+
+    id = "compiled_model"
+
     def __init__(self, model_path: Path | str, device: Device, batch_size: int = 1, label: str | None = None):
         from ai_edge_litert.compiled_model import CompiledModel
 

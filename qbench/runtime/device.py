@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Device:
     id: str
-    runtime: str  # "interpreter" | "compiled_model": which runner loads it (runtime/__init__.RUNNERS)
+    runtime: str  # a RUNTIMES id ("interpreter" | "compiled_model"): which runner loads it
     kernels: str  # "xnnpack" | "builtin" | "reference" | "gpu" | "npu": what is asked for
     threads: int | None  # CPU threads; None: all cores
     accelerator: str  # "cpu" | "gpu" | "npu"

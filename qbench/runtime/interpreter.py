@@ -16,7 +16,7 @@ import numpy as np
 from qbench.errors import QbenchError
 from qbench.runtime import quiet
 from qbench.runtime.device import Device
-from qbench.runtime.runner import Runner, TensorInfo, quant_params
+from qbench.runtime.runner import RUNTIMES, Runner, TensorInfo, quant_params
 
 RESOLVERS = {  # device kernels -> ai_edge_litert.interpreter.OpResolverType member
     "xnnpack": "AUTO",
@@ -37,7 +37,12 @@ def _info(detail: dict) -> TensorInfo:
     )
 
 
+@RUNTIMES.register
 class InterpreterRunner(Runner):
+    """LiteRT's classic Interpreter (``ai_edge_litert.interpreter``), on the op resolver the device's kernels name."""
+
+    id = "interpreter"
+
     def __init__(self, model_path: Path | str, device: Device, batch_size: int = 1, label: str | None = None):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from qbench.errors import QbenchError
 from qbench.quantize import QuantParams, dequantize, quantize
+from qbench.registry import Registry
 from qbench.runtime.device import Device
 
 
@@ -33,8 +34,11 @@ class TensorInfo:
 
 
 class Runner(ABC):
-    """One model on one device. ``invoke()`` is the call the latency benchmark times."""
+    """One model on one device. ``invoke()`` is the call the latency benchmark times. A runtime is a subclass
+    decorated ``@RUNTIMES.register``, constructed as ``cls(path, device, batch_size, label=...)``; a device names it
+    by ``id`` (``tests/extensions/toy_device.py`` is a worked example)."""
 
+    id: str  # the runtime a Device names
     path: Path
     device: Device
     init_s: float  # seconds to load + allocate (Interpreter) or load + compile (CompiledModel)
@@ -146,3 +150,7 @@ def quant_params(dtype: np.dtype, scale: float, zero_point: int) -> QuantParams 
     if np.dtype(dtype).kind == "f":
         return None
     return QuantParams(float(scale), int(zero_point), np.dtype(dtype).name)
+
+
+#: The runtimes by id (a device names its runtime): runner classes, each registered where it is defined.
+RUNTIMES: Registry[type[Runner]] = Registry("runtime", id_of=lambda cls: cls.id, classes=True)

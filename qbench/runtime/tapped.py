@@ -1,4 +1,4 @@
-"""An Interpreter that keeps every intermediate tensor readable, for per-layer comparisons (``qbench.explain``).
+"""An Interpreter that keeps every intermediate tensor readable, for per-layer comparisons (``qbench.repair``).
 
 LiteRT keeps intermediate tensors after ``invoke()`` when built with ``experimental_preserve_all_tensors`` (what
 ai-edge-quantizer's ``Quantizer.validate`` and TensorFlow's QuantizationDebugger use too). It lives here because

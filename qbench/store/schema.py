@@ -12,7 +12,7 @@ Timestamps derived for ordering and range selection (``started_at``, ``committed
 are naive UTC: SQLite has no time zone type, and the same rule on both databases keeps queries portable.
 JSON is kept as text written by Python's ``json`` (see ``JSONText``), not as the databases' JSON types.
 
-Revision 1 of ``migrations/`` creates exactly this; ``tests/test_store.py`` checks the two agree.
+Revision 1 of ``migrations/`` creates exactly this; ``tests/fast/test_store.py`` checks the two agree.
 """
 
 from __future__ import annotations

@@ -1,22 +1,18 @@
 """The task registry: classification, segmentation, fidelity (one module each, see ``base.Task``).
 
 A model names its task by id (``spec.task``, the string results carry); ``get`` gives the object that owns the
-task's metrics, quality rules, report columns and figures, and sample pictures.
+task's metrics, quality rules, report columns and figures, and sample pictures. A new task is one module with a
+``Task`` subclass decorated ``@TASKS.register`` (``tests/extensions/toy_task.py`` is a worked example).
 """
 
 from __future__ import annotations
 
-from qbench.errors import lookup
-from qbench.tasks.base import Metric, Task
-from qbench.tasks.classification import TASK as CLASSIFICATION
-from qbench.tasks.fidelity import TASK as FIDELITY
-from qbench.tasks.segmentation import TASK as SEGMENTATION
-
-TASKS: dict[str, Task] = {t.id: t for t in (CLASSIFICATION, SEGMENTATION, FIDELITY)}
+from qbench.tasks import classification, fidelity, segmentation  # noqa: F401  (they register themselves)
+from qbench.tasks.base import TASKS, Metric, Task
 
 
 def get(task_id: str) -> Task:
-    return lookup(TASKS, task_id, "task")
+    return TASKS.get(task_id)
 
 
 def all_metrics() -> dict[str, Metric]:

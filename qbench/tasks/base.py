@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from qbench.errors import QbenchError
+from qbench.registry import Registry
 
 if TYPE_CHECKING:
     from qbench.data.base import EvalSet
+
+
+#: The tasks by id (a model names its task by it, the string results carry): each registers itself.
+TASKS: Registry[Task] = Registry("task")
 
 
 @dataclass(frozen=True)
@@ -146,8 +151,14 @@ class Task(ABC):
     # pictures ----------------------------------------------------------------------------------------------
     sample_packages: tuple[str, ...] = ()  # what write_samples needs beyond matplotlib (checked before a run)
 
-    def write_samples(self, ws, model_id: str, mode_ids: list[str], device_id: str, folder: Path) -> list[Path]:
-        """Sample pictures of each mode's predictions (thesis figures 5.7, 5.13-5.16) into ``folder``."""
+    #: evaluation samples the sample pictures show (None: the whole scored set)
+    sample_count: int | None = None
+
+    def write_samples(self, data: EvalSet, predictions: dict[str, Any], quality: dict[str, dict[str, Any]],
+                      folder: Path) -> list[Path]:
+        """Sample pictures (thesis figures 5.7, 5.13-5.16) into ``folder``: ``predictions`` are each mode's (this task's
+        ``combine`` of ``reduce``) on ``data``, the first ``sample_count`` scored samples, and ``quality`` each mode's
+        quality numbers."""
         return []
 
 

@@ -18,11 +18,12 @@ import numpy as np
 
 from qbench import metrics
 from qbench.errors import QbenchError
-from qbench.tasks.base import Budget, FigureSpec, Metric, OutputInfo, Task, Verdict, chance_floor, dequantized
+from qbench.tasks.base import TASKS, Budget, FigureSpec, Metric, OutputInfo, Task, Verdict, chance_floor, dequantized
 
 SIGNIFICANCE = 0.01  # a drop beyond the floor fails only if the mode is significantly worse (exact McNemar test)
 
 
+@TASKS.register
 class Classification(Task):
     id = "classification"
     description = "top-1 accuracy on labelled samples"
@@ -103,15 +104,10 @@ class Classification(Task):
                 f"gained {result.get('samples_gained')} of the samples they disagree on; McNemar p = {p:.2g})")
         return verdict
 
-    def write_samples(self, ws, model_id, mode_ids, device_id, folder):
-        from qbench.measure import predict
+    def write_samples(self, data, predictions, quality, folder):
         from qbench.samples import to_display, write_classification_samples
 
-        data = ws.evaluation_set(model_id)
-        predictions = {m: predict(ws.runner(model_id, m, device_id), data, self, ws.model(model_id).eval_batch)[0][0]
-                       for m in mode_ids}
-        images = to_display(data.x)
-        return write_classification_samples(images, data.y, predictions, folder, class_names=data.class_names or None)
+        labels = {m: p[0] for m, p in predictions.items()}  # top-1 classes (the scores come second)
+        return write_classification_samples(to_display(data.x), data.y, labels, folder,
+                                            class_names=data.class_names or None)
 
-
-TASK = Classification()

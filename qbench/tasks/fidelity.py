@@ -30,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qbench.tasks.base import Budget, FigureSpec, Metric, OutputInfo, Task, Verdict, dequantized
+from qbench.tasks.base import TASKS, Budget, FigureSpec, Metric, OutputInfo, Task, Verdict, dequantized
 from qbench.tasks.outputs import KINDS, METRIC, gated
 from qbench.tasks.outputs import judge as judge_output
 
@@ -43,6 +43,7 @@ def _shown(metric: str, value: float) -> str:
     return f"{value:.1f} dB" if metric == "snr_db" else f"{value:.3f}"
 
 
+@TASKS.register
 class Fidelity(Task):
     id = "fidelity"
     description = "agreement with float32's outputs on unlabelled inputs (SNR, cosine, max error)"
@@ -135,15 +136,10 @@ class Fidelity(Task):
         parts = [f"{LABELS[k]} >= {_shown(METRIC[k], self.rule(k, family).budget)}" for k in KINDS if k in kinds]
         return "each exercised output: " + ", ".join(parts)
 
-    def write_samples(self, ws, model_id, mode_ids, device_id, folder):
-        from qbench.measure import predict
+    sample_count = 1
+
+    def write_samples(self, data, predictions, quality, folder):
         from qbench.samples import write_fidelity_samples
 
-        data = ws.evaluation_set(model_id).head(1)
-        batch = ws.model(model_id).eval_batch
-        outputs = {m: predict(ws.runner(model_id, m, device_id), data, self, batch)[0] for m in mode_ids}
-        quality = {m: ws.evaluate(model_id, m, device_id) for m in mode_ids}
-        return write_fidelity_samples(data.x, outputs, quality, folder, max_points=SAMPLE_VALUES)
+        return write_fidelity_samples(data.x, predictions, quality, folder, max_points=SAMPLE_VALUES)
 
-
-TASK = Fidelity()

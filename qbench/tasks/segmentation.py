@@ -16,12 +16,13 @@ import numpy as np
 from qbench import metrics
 from qbench.data.labels import IGNORE
 from qbench.errors import QbenchError
-from qbench.tasks.base import Budget, FigureSpec, Metric, OutputInfo, Task, Verdict, chance_floor
+from qbench.tasks.base import TASKS, Budget, FigureSpec, Metric, OutputInfo, Task, Verdict, chance_floor
 
 PIXEL_ACCURACY_DROP = {"4bit": 0.03}  # else 0.01
 SAMPLE_FRAMES = 4  # frames predicted per mode for the sample pictures (the metrics come from the full evaluation)
 
 
+@TASKS.register
 class Segmentation(Task):
     id = "segmentation"
     description = "pixel accuracy and mIoU on labelled masks (255 = not scored)"
@@ -108,15 +109,10 @@ class Segmentation(Task):
             verdict.failures.append(f"pixel accuracy dropped {drop:.4f} from float32 (> {allowed:g})")
         return verdict
 
-    def write_samples(self, ws, model_id, mode_ids, device_id, folder):
-        from qbench.measure import predict
+    sample_count = SAMPLE_FRAMES
+
+    def write_samples(self, data, predictions, quality, folder):
         from qbench.samples import to_display, write_segmentation_samples
 
-        data = ws.evaluation_set(model_id).head(SAMPLE_FRAMES)
-        batch = ws.model(model_id).eval_batch
-        predictions = {m: predict(ws.runner(model_id, m, device_id), data, self, batch)[0] for m in mode_ids}
-        quality = {m: ws.evaluate(model_id, m, device_id) for m in mode_ids}
         return write_segmentation_samples(to_display(data.x), data.y, predictions, quality, folder, data.class_names)
 
-
-TASK = Segmentation()

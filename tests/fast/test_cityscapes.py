@@ -10,7 +10,7 @@ from PIL import Image
 from qbench.cache import Cache
 from qbench.data import cityscapes
 from qbench.errors import QbenchError
-from qbench.workspace import Workspace
+from qbench.pipeline.datasets import Datasets
 
 H, W = 64, 128
 # labelIds the frames use, with the trainIds cityscapesscripts gives them (0 unlabeled, 1 ego vehicle, 4 static
@@ -154,10 +154,10 @@ def test_empty_split_and_too_many_frames(root):
 
 def test_the_cityscapes_dataset_kind_reads_val_to_evaluate_and_train_to_calibrate(root, tmp_path, monkeypatch):
     """dataset=cityscapes: val frames for evaluation, train frames for calibration, read at the model's size."""
-    from qbench.data import registry
-    from qbench.settings import defaults
+    from qbench import data as registry
+    from qbench.config import defaults
 
-    ws = Workspace(Cache(tmp_path / "cache"), defaults(cityscapes=str(root), cityscapes_frames=4))
+    ws = Datasets(defaults(cityscapes=str(root), cityscapes_frames=4), Cache(tmp_path / "cache"))
     monkeypatch.setattr(cityscapes, "CALIBRATION_FRAMES", 2)
     kind, path = registry.parse("cityscapes")
     got = kind.load(path, ws, fit=(32, 64, 3))

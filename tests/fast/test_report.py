@@ -191,7 +191,7 @@ def test_any_truncation_is_a_qbench_error(tmp_path_factory, cut):
 def test_runs_scored_on_fewer_samples_are_not_pooled(tmp_path):
     """An emulated run evaluates the first N samples (--qbench-eval-limit): its quality is shown, labelled,
     and kept out of the figures that pool quality across machines."""
-    from qbench.report.figures import _Data
+    from qbench.report.plotting import _Data
 
     x86 = benchjson.write(tmp_path / "x86.json", benchjson.make_run(models=("deeplab_scenes",)))
     arm = benchjson.write(tmp_path / "arm.json", benchjson.make_run(models=("deeplab_scenes",), eval_limit=20, **ARM))

@@ -63,12 +63,11 @@ def test_bad_width_multiplier_is_a_clear_error(text, problem):
 def test_width_multiplier_is_part_of_the_model_key_and_relaxes_the_floor(tmp_path):
     """Another width is another trained model (its own recipe: its weights do not ship); the 0.55 floor was set for
     the shipped 0.35 only."""
-    from qbench.models import registry
-    from qbench.workspace import open_workspace
+    from qbench import config
+    from qbench.models import MODELS
 
-    spec = registry.get("deeplab_scenes")
-    default, half = (open_workspace(cache=tmp_path, seg_alpha=a) for a in (None, "0.5"))
-    assert spec.hyper(default)["alpha"] == 0.35 and spec.hyper(half)["alpha"] == 0.5
+    spec = MODELS.get("deeplab_scenes")
+    default, half = (config.defaults(cache=str(tmp_path), seg_alpha=a) for a in (None, "0.5"))
+    assert spec.alpha(default) == 0.35 and spec.alpha(half) == 0.5
     assert spec.ships(default) and not spec.ships(half)
-    assert spec.builder(half)[1]["alpha"] == 0.5
     assert spec.floors_for(default) == {"miou": 0.55} and spec.floors_for(half) == spec.small_floors

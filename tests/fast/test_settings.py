@@ -6,7 +6,7 @@ import pytest
 
 from paths import REPO
 from qbench.errors import QbenchError
-from qbench.settings import parse_passes, parse_targets
+from qbench.config.general import parse_passes, parse_targets
 
 
 @pytest.mark.parametrize("text, problem", [

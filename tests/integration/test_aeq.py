@@ -16,29 +16,19 @@ import numpy as np
 import pytest
 
 from qbench import contracts, modes
-from qbench.bundle import BundleWorkspace, write_bundle
-from qbench.cache import Artifact, Cache
+from qbench import config
+from qbench.bundle import open_bundle, write_bundle
+from qbench.cache import Artifact
 from qbench.data.wheel import Wheel
 from qbench.errors import NotApplicable, QbenchError
 from qbench.models.imported import parse_model_option
 from qbench.quantizers.aeq import normalize
+from qbench.pipeline.session import open_session
 from qbench.tflite_file import TfliteModel
-from qbench.workspace import Workspace
 
 MODEL = "mnist_cnn"
 AEQ_MODES = [m for m, mode in modes.MODES.items() if mode.backend == "aeq"]
 PLAIN_MODES = [m for m, mode in modes.MODES.items() if mode.base is None]  # every mode but the +budget searches
-
-
-class LocalWorkspace(Workspace):
-    """A workspace that knows extra models without registering them process-wide."""
-
-    def __init__(self, cache, specs=()):
-        super().__init__(cache)
-        self.specs = {s.id: s for s in specs}
-
-    def model(self, model_id):
-        return self.specs[model_id] if model_id in self.specs else super().model(model_id)
 
 
 # ---- contracts ---------------------------------------------------------------------------------------------
@@ -46,7 +36,7 @@ class LocalWorkspace(Workspace):
 @pytest.mark.parametrize("impostor", ["float32", "dynamic", "aeq-weight-int8"])
 def test_a_float_or_weaker_artifact_in_place_of_int8_breaks_the_contract_by_name(qbench, impostor):
     """What a silently failed conversion looks like: the wrong file under the int8 mode's name."""
-    problems = contracts.check(qbench.tflite_model(MODEL, impostor), modes.get("int8").contract)
+    problems = contracts.check(qbench.artifacts.model_file(MODEL, impostor), modes.get("int8").contract)
     text = "\n".join(problems)
     assert "activations must be int8" in text and "input/output are float32/float32" in text
     assert "CONV_2D #" in text and "FULLY_CONNECTED #" in text  # the offending ops, by kind, index and tensor
@@ -55,14 +45,14 @@ def test_a_float_or_weaker_artifact_in_place_of_int8_breaks_the_contract_by_name
 
 
 def test_16x8_with_int8_activations_breaks_the_16x8_contract(qbench):
-    problems = contracts.check(qbench.tflite_model(MODEL, "int8-float-io"), modes.get("int16x8").contract)
+    problems = contracts.check(qbench.artifacts.model_file(MODEL, "int8-float-io"), modes.get("int16x8").contract)
     assert len(problems) == 1 and "activations must be int16" in problems[0] and "int8" in problems[0]
 
 
 @pytest.mark.parametrize("mode", ["float32", "dynamic", "float16", "int8", "int8-float-io", "int16x8", *AEQ_MODES])
 def test_every_real_artifact_meets_its_own_contract(qbench, mode):
     try:
-        model = qbench.tflite_model(MODEL, mode)
+        model = qbench.artifacts.model_file(MODEL, mode)
     except NotApplicable as exc:
         assert "blocks of 32" in exc.problem  # MNIST's dense layer takes 2028 inputs
         return
@@ -95,7 +85,7 @@ def _tiny_conv_only() -> bytes:
 def _seeded_cache(qbench, tmp_path: Path) -> Path:
     """A cache holding only MNIST's float32 .tflite and the MNIST data: what a warm build machine has."""
     root = tmp_path / "cache"
-    for artifact in (qbench.tflite(MODEL, "float32"),):
+    for artifact in (qbench.artifacts.tflite(MODEL, "float32"),):
         entry = artifact.path.parent
         shutil.copytree(entry, root / entry.parent.name / entry.name)
     data = next(p.parent for p in qbench.cache.root.glob("data/*/mnist.npz"))
@@ -106,27 +96,27 @@ def _seeded_cache(qbench, tmp_path: Path) -> Path:
 def test_aeq_modes_build_from_a_cached_float32_without_tensorflow(qbench, tmp_path):
     root = _seeded_cache(qbench, tmp_path)
     code = (
-        "import sys; from qbench.workspace import open_workspace; "
-        f"ws = open_workspace(cache={str(root)!r}); "
-        "a = ws.tflite('mnist_cnn', 'aeq-dynamic-int8'); b = ws.tflite('mnist_cnn', 'aeq-int8'); "
+        "import sys; from qbench.pipeline.session import open_session; "
+        f"ws = open_session(cache={str(root)!r}); "
+        "a = ws.artifacts.tflite('mnist_cnn', 'aeq-dynamic-int8'); b = ws.artifacts.tflite('mnist_cnn', 'aeq-int8'); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported TensorFlow'; "
         "print(a.bytes, b.bytes, len(ws.cache.built))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
     assert int(out[2]) == 2  # both were built here, neither came from elsewhere
-    assert int(out[0]) == qbench.tflite(MODEL, "aeq-dynamic-int8").bytes  # reproducible: same bytes as the suite's
+    assert int(out[0]) == qbench.artifacts.tflite(MODEL, "aeq-dynamic-int8").bytes  # reproducible: same bytes as the suite's
 
 
 def test_a_warm_session_needs_neither_ai_edge_quantizer_nor_mnists_training_split(qbench):
     """Cached AEQ artifacts are found by recipe name and calibration digest: importing ai-edge-quantizer (and
     scipy) or keeping the 47 MB training split to compute them added ~120 MiB to every benchmark's peak RSS."""
     for mode in ("aeq-int8", "aeq-weight-int4", "int8"):
-        qbench.tflite(MODEL, mode)
+        qbench.artifacts.tflite(MODEL, mode)
     code = (
-        "import sys; from qbench.workspace import open_workspace; "
-        f"ws = open_workspace(cache={str(qbench.cache.root)!r}); ws.eval_set('mnist_cnn'); "
+        "import sys; from qbench.pipeline.session import open_session; "
+        f"ws = open_session(cache={str(qbench.cache.root)!r}); ws.artifacts.eval_set('mnist_cnn'); "
         "rss = lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1]); "
-        "before = rss(); [ws.tflite('mnist_cnn', m) for m in ('aeq-int8', 'aeq-weight-int4', 'int8')]; "
+        "before = rss(); [ws.artifacts.tflite('mnist_cnn', m) for m in ('aeq-int8', 'aeq-weight-int4', 'int8')]; "
         "print(len(ws.cache.built), 'ai_edge_quantizer' in sys.modules, 'scipy' in sys.modules, rss() - before)"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
@@ -136,17 +126,19 @@ def test_a_warm_session_needs_neither_ai_edge_quantizer_nor_mnists_training_spli
 
 def test_a_damaged_float32_never_yields_a_cached_artifact(qbench, tmp_path):
     broken = tmp_path / "float32.tflite"
-    broken.write_bytes(qbench.tflite(MODEL, "float32").path.read_bytes()[:20_000])
+    broken.write_bytes(qbench.artifacts.tflite(MODEL, "float32").path.read_bytes()[:20_000])
 
-    class Damaged(Workspace):
-        def tflite(self, model_id, mode_id):
-            if mode_id == "float32":
-                return Artifact(broken, {"bytes": broken.stat().st_size, "sha256": "x" * 64})
-            return super().tflite(model_id, mode_id)
+    artifacts = open_session(cache=str(tmp_path / "cache")).artifacts
+    real = artifacts.tflite
 
-    ws = Damaged(Cache(tmp_path / "cache"))
+    def damaged(model_id, mode_id):
+        if mode_id == "float32":
+            return Artifact(broken, {"bytes": broken.stat().st_size, "sha256": "x" * 64})
+        return real(model_id, mode_id)
+
+    artifacts.tflite = damaged
     with pytest.raises(QbenchError, match="float32.tflite is a damaged TFLite flatbuffer|not a TFLite"):
-        ws.tflite(MODEL, "aeq-dynamic-int8")
+        artifacts.tflite(MODEL, "aeq-dynamic-int8")
     assert not list((tmp_path / "cache").glob("tflite/*")) and not any((tmp_path / "cache" / "tmp").iterdir())
 
 
@@ -160,14 +152,14 @@ def test_an_aeq_recipe_that_does_not_fit_is_one_error_naming_model_mode_and_aeqs
     net.save(tmp_path / "dense.keras")
     np.savez(tmp_path / "x.npz", x=np.random.default_rng(0).normal(size=(20, 100)).astype(np.float32))
     spec = parse_model_option(f"dense={tmp_path / 'dense.keras'},dataset=inputs:{tmp_path / 'x.npz'}")
-    ws = LocalWorkspace(Cache(tmp_path / "cache"), [spec])
+    ws = open_session(cache=str(tmp_path / "cache"), models=[spec])
     with pytest.raises(NotApplicable) as exc:
-        ws.tflite("dense", "aeq-int4-block32")
+        ws.artifacts.tflite("dense", "aeq-int4-block32")
     problem = exc.value.problem
     assert "ai-edge-quantizer cannot make aeq-int4-block32 (dynamic_wi4b32_afp32) of dense" in problem
     assert "not divisible by block size 32" in problem
     with pytest.raises(NotApplicable, match="not divisible"):  # the verdict is cached, not recomputed
-        LocalWorkspace(Cache(tmp_path / "cache"), [spec]).tflite("dense", "aeq-int4-block32")
+        open_session(cache=str(tmp_path / "cache"), models=[spec]).artifacts.tflite("dense", "aeq-int4-block32")
 
 
 def test_a_mismatched_wheel_is_refused_before_anything_in_it_is_read(tmp_path):
@@ -191,7 +183,7 @@ def test_normalize_fills_op_codes_kept_only_in_the_deprecated_field(qbench):
             code.deprecatedBuiltinCode, code.builtinCode = min(code.builtinCode, 127), 0
         m.signatureDefs = []
 
-    old = rewrite(qbench.tflite(MODEL, "float32").path.read_bytes(), age)
+    old = rewrite(qbench.artifacts.tflite(MODEL, "float32").path.read_bytes(), age)
     fixed = schema.ModelT.InitFromPackedBuf(bytearray(normalize(old)), 0)
     assert all(c.builtinCode == c.deprecatedBuiltinCode for c in fixed.operatorCodes)
     assert [s.signatureKey for s in fixed.signatureDefs] in ([b"serving_default"], ["serving_default"])
@@ -207,7 +199,7 @@ def test_a_ready_tflite_runs_in_every_aeq_mode_and_converter_modes_skip_with_the
     from paths import BENCHMARKS as bench
     for name in ("test_quality.py", "test_contract.py", "test_size.py"):
         pytester.copy_example(str(bench / name))
-    path = qbench.tflite(MODEL, "float32").path
+    path = qbench.artifacts.tflite(MODEL, "float32").path
     result = pytester.runpytest_subprocess(
         f"--qbench-cache={qbench.cache.root}", "-p", "no:cacheprovider", "-rs",
         f"--qbench-model=ready={path},dataset=mnist", "--qbench-models=ready", f"--qbench-modes={','.join(PLAIN_MODES)}",
@@ -224,8 +216,8 @@ def test_bundles_carry_aeq_artifacts_and_the_modes_that_did_not_apply(qbench, tm
     manifest = json.loads((out / "manifest.json").read_text())["models"][MODEL]
     assert set(manifest["tflite"]) == {"float32", "aeq-int8"}
     assert "blocks of 32" in manifest["not_applicable"]["aeq-int4-block32"]
-    bundle = BundleWorkspace(out)
-    assert bundle.tflite(MODEL, "aeq-int8").sha256 == qbench.tflite(MODEL, "aeq-int8").sha256
+    bundle = open_bundle(out, config.defaults())
+    assert bundle.artifacts.tflite(MODEL, "aeq-int8").sha256 == qbench.artifacts.tflite(MODEL, "aeq-int8").sha256
     assert bundle.select("modes", None) == ["float32", "aeq-int8", "aeq-int4-block32"]
     with pytest.raises(NotApplicable, match="blocks of 32"):
-        bundle.tflite(MODEL, "aeq-int4-block32")
+        bundle.artifacts.tflite(MODEL, "aeq-int4-block32")

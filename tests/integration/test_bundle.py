@@ -13,13 +13,15 @@ import pytest
 
 import qbench as qbench_package
 from qbench import runtime
-from qbench.bundle import MANIFEST, RUN_REQUIREMENTS, BundleWorkspace, write_bundle
+from qbench import config
+from qbench.bundle import MANIFEST, RUN_REQUIREMENTS, open_bundle, write_bundle
 from qbench.cache import sha256_file
 from qbench.errors import QbenchError
 
+from paths import REPO
+
 MODEL = "mnist_cnn"
 DEVICE = "builtin"
-from paths import REPO
 INT8 = f"{MODEL}-int8.tflite"
 EVAL = f"{MODEL}-eval.npz"
 
@@ -27,6 +29,11 @@ EVAL = f"{MODEL}-eval.npz"
 @pytest.fixture(scope="module")
 def bundle(qbench, tmp_path_factory) -> Path:
     return write_bundle(qbench, [MODEL], ["int8"], tmp_path_factory.mktemp("bundle") / "bundle")
+
+
+def opened(path):
+    """The run stage's session over a bundle, with the default settings (no --qbench-cache: nothing is kept)."""
+    return open_bundle(path, config.defaults())
 
 
 @pytest.fixture
@@ -41,7 +48,7 @@ def test_manifest_pins_every_file_and_records_the_build(bundle, qbench):
     for name, facts in manifest["files"].items():
         assert facts == {"bytes": (bundle / name).stat().st_size, "sha256": sha256_file(bundle / name)}
     assert list(manifest["models"][MODEL]["tflite"]) == ["float32", "int8"]  # float32 without being asked
-    recorded, cached = manifest["models"][MODEL]["tflite"]["int8"], qbench.tflite(MODEL, "int8").manifest
+    recorded, cached = manifest["models"][MODEL]["tflite"]["int8"], qbench.artifacts.tflite(MODEL, "int8").manifest
     for fact in ("model", "mode", "build_versions", "source_sha256", "sha256", "bytes"):
         assert recorded[fact] == cached[fact], fact
     assert manifest["run_requirements"] == RUN_REQUIREMENTS.read_text()
@@ -50,21 +57,21 @@ def test_manifest_pins_every_file_and_records_the_build(bundle, qbench):
 
 
 def test_serves_what_the_cache_serves(bundle, qbench):
-    ws = BundleWorkspace(bundle)
-    ours, theirs = ws.eval_set(MODEL), qbench.eval_set(MODEL)
+    ws = opened(bundle)
+    ours, theirs = ws.artifacts.eval_set(MODEL), qbench.artifacts.eval_set(MODEL)
     assert ours.x.dtype == theirs.x.dtype and ours.y.dtype == theirs.y.dtype
     np.testing.assert_array_equal(ours.x, theirs.x)
     np.testing.assert_array_equal(ours.y, theirs.y)
     assert (ours.num_classes, ours.class_names) == (theirs.num_classes, theirs.class_names)
-    spec, reference = ws.model(MODEL), qbench.model(MODEL)
+    spec, reference = ws.artifacts.spec(MODEL), qbench.artifacts.spec(MODEL)
     for fact in ("task", "floors", "eval_batch", "description", "source_format"):
         assert getattr(spec, fact) == getattr(reference, fact), fact
     for mode in ("float32", "int8"):
-        assert ws.tflite(MODEL, mode).path.read_bytes() == qbench.tflite(MODEL, mode).path.read_bytes()
-    info, expected = ws.result_info(MODEL, "int8", DEVICE), qbench.result_info(MODEL, "int8", DEVICE)
+        assert ws.artifacts.tflite(MODEL, mode).path.read_bytes() == qbench.artifacts.tflite(MODEL, mode).path.read_bytes()
+    info, expected = ws.results.info(MODEL, "int8", DEVICE), qbench.results.info(MODEL, "int8", DEVICE)
     for key in ("task", "model_bytes", "size_ratio", "model_sha256", "predictions_sha256", "accuracy", "versions"):
         assert info[key] == expected[key], key
-    assert len(ws.cache.built) == 0  # the plugin's session summary: a bundle builds nothing
+    assert len(ws.built()) == 0  # the plugin's session summary: a bundle builds nothing
 
 
 def test_a_tampered_file_is_refused_when_first_used(copy):
@@ -72,10 +79,10 @@ def test_a_tampered_file_is_refused_when_first_used(copy):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size: only the sha256 can tell
     path.write_bytes(bytes(data))
-    ws = BundleWorkspace(copy)
-    assert ws.evaluate(MODEL, "float32", DEVICE)["accuracy"] > 0.9  # the intact files still serve
+    ws = opened(copy)
+    assert ws.evaluator.result(MODEL, "float32", DEVICE)["accuracy"] > 0.9  # the intact files still serve
     with pytest.raises(QbenchError, match=f"{INT8} does not match the sha256") as exc:
-        ws.evaluate(MODEL, "int8", DEVICE)
+        ws.evaluator.result(MODEL, "int8", DEVICE)
     assert "qbench build --out" in exc.value.fix
 
 
@@ -89,21 +96,21 @@ def test_a_tampered_file_is_refused_when_first_used(copy):
 def test_a_missing_or_truncated_file_is_refused_on_open(copy, name, damage, says):
     damage(copy / name)
     with pytest.raises(QbenchError, match=f"{name} {says}") as exc:
-        BundleWorkspace(copy)
+        opened(copy)
     assert "qbench build --out" in exc.value.fix
 
 
 def test_a_folder_without_a_manifest_is_not_a_bundle(tmp_path):
     with pytest.raises(QbenchError, match="is not a readable qbench bundle"):
-        BundleWorkspace(tmp_path)
+        opened(tmp_path)
 
 
 def test_asking_for_what_the_bundle_lacks_lists_what_it_has(bundle):
-    ws = BundleWorkspace(bundle)
+    ws = opened(bundle)
     with pytest.raises(QbenchError, match="no 'float16' model of mnist_cnn; it has modes float32, int8"):
-        ws.tflite(MODEL, "float16")
+        ws.artifacts.tflite(MODEL, "float16")
     with pytest.raises(QbenchError, match="no model 'other'; it has mnist_cnn"):
-        ws.eval_set("other")
+        ws.artifacts.eval_set("other")
     assert ws.select("models", None) == [MODEL] and ws.select("modes", None) == ["float32", "int8"]
     assert ws.select("modes", "int8") == ["int8"] and ws.select("devices", "all") == list(runtime.DEVICES)
     assert ws.select("devices", None) == ["xnnpack", "xnnpack-mt"]  # the default selection, as on the cache
@@ -121,7 +128,7 @@ def test_writing_again_replaces_the_old_bundle_atomically(qbench, tmp_path):
     assert (out / MANIFEST).read_text() == old_manifest and (out / "stale.txt").exists()
     write_bundle(qbench, [MODEL], ["int8"], out)
     assert not (out / "stale.txt").exists()
-    assert BundleWorkspace(out).contents == {MODEL: ["float32", "int8"]}
+    assert opened(out).artifacts.contents == {MODEL: ["float32", "int8"]}
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no temp or set-aside folder left behind
 
 
@@ -135,8 +142,9 @@ def test_refuses_to_replace_a_folder_that_is_not_a_bundle(qbench, tmp_path):
 def test_the_run_stage_from_a_bundle_never_imports_tensorflow(bundle, qbench):
     snippet = textwrap.dedent(f"""
         import sys
-        from qbench.bundle import BundleWorkspace
-        result = BundleWorkspace(sys.argv[1]).evaluate({MODEL!r}, "int8", {DEVICE!r})
+        from qbench import config
+        from qbench.bundle import open_bundle
+        result = open_bundle(sys.argv[1], config.defaults()).evaluator.result({MODEL!r}, "int8", {DEVICE!r})
         assert "tensorflow" not in sys.modules, "the run stage imported TensorFlow"
         print(result["predictions_sha256"])
     """)
@@ -144,7 +152,7 @@ def test_the_run_stage_from_a_bundle_never_imports_tensorflow(bundle, qbench):
     proc = subprocess.run([sys.executable, "-c", snippet, str(bundle)], env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == qbench.evaluate(MODEL, "int8", DEVICE)["predictions_sha256"]
+    assert proc.stdout.strip() == qbench.evaluator.result(MODEL, "int8", DEVICE)["predictions_sha256"]
 
 
 @pytest.mark.parametrize(

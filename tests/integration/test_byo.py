@@ -18,10 +18,9 @@ from PIL import Image
 
 import byo
 from qbench import runtime, tasks
-from qbench.cache import Cache
 from qbench.measure import evaluate
 from qbench.models.imported import parse_model_option
-from qbench.workspace import Workspace
+from qbench.pipeline.session import open_session
 
 from paths import BENCHMARKS
 MODES = ("float32", "dynamic", "float16", "int8", "int8-float-io", "int16x8")
@@ -117,10 +116,10 @@ def test_segmenter_runs_the_whole_matrix_from_masks(pytester, suite, user):
 
 
 def test_ready_tflite_with_unlabelled_inputs_runs_with_fidelity(pytester, suite, user, tmp_path):
-    ws = Workspace(Cache(tmp_path / "cache"))
     spec = parse_model_option(f"bars={user.classifier},dataset=inputs:{user.photos},range=0:1")
     model = tmp_path / "bars_float32.tflite"
-    shutil.copyfile(LocalWorkspace(ws, spec).tflite("bars", "float32").path, model)
+    shutil.copyfile(open_session(cache=str(tmp_path / "cache"), models=[spec]).artifacts.tflite("bars", "float32").path,
+                    model)
     samples = tmp_path / "samples"
     result, benchmarks = run(pytester, suite, {"ready": f"{model},dataset=inputs:{user.photos},range=0:1"},
                              "--qbench-modes=float32,aeq-int8,int8", f"--qbench-samples={samples}", "-rs")
@@ -136,23 +135,12 @@ def test_ready_tflite_with_unlabelled_inputs_runs_with_fidelity(pytester, suite,
     assert (samples / "ready" / "fidelity-0000.png").stat().st_size > 10_000
 
 
-class LocalWorkspace(Workspace):
-    """A workspace that knows one user model without registering it process-wide."""
-
-    def __init__(self, ws: Workspace, spec):
-        super().__init__(ws.cache, ws.settings)
-        self.spec = spec
-
-    def model(self, model_id):
-        return self.spec if model_id == self.spec.id else super().model(model_id)
-
-
 def test_fidelity_gate_fails_a_damaged_weight_tensor_and_passes_the_real_model(user, tmp_path):
-    ws = LocalWorkspace(Workspace(Cache(tmp_path / "cache")),
-                        parse_model_option(f"bars={user.classifier},dataset=inputs:{user.photos},range=0:1"))
-    task, data = tasks.get("fidelity"), ws.evaluation_set("bars")
-    reference = ws.evaluation("bars", "float32", "builtin")
-    int8 = ws.tflite("bars", "int8").path
+    ws = open_session(cache=str(tmp_path / "cache"), models=[
+        parse_model_option(f"bars={user.classifier},dataset=inputs:{user.photos},range=0:1")])
+    task, data = tasks.get("fidelity"), ws.evaluator.scored_set("bars")
+    reference = ws.evaluator.evaluation("bars", "float32", "builtin")
+    int8 = ws.artifacts.tflite("bars", "int8").path
     damaged = tmp_path / "damaged-int8.tflite"
     damaged.write_bytes(byo.damage_weights(int8.read_bytes()))
     verdicts = {}
@@ -196,9 +184,9 @@ def test_bad_user_data_is_one_usage_error_before_any_case(pytester, suite, user,
         model, named, fix = f"{user.classifier},dataset=inputs:{path}", str(path), "never resized"
     else:
         path = tmp_path / "cut.tflite"
-        ws = LocalWorkspace(Workspace(Cache(tmp_path / "c")), parse_model_option(
-            f"bars={user.classifier},dataset=inputs:{user.photos}"))
-        path.write_bytes(ws.tflite("bars", "float32").path.read_bytes()[:3000])
+        ws = open_session(cache=str(tmp_path / "c"), models=[parse_model_option(
+            f"bars={user.classifier},dataset=inputs:{user.photos}")])
+        path.write_bytes(ws.artifacts.tflite("bars", "float32").path.read_bytes()[:3000])
         model, named, fix = f"{path},dataset=inputs:{user.photos}", str(path), "complete"
     result, benchmarks = run(pytester, suite, {"mine": model})
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]

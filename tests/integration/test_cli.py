@@ -13,7 +13,7 @@ def test_list_names_every_axis(capsys):
 def test_build_reports_cached_artifacts(capsys, qbench):
     assert cli.main(["build", "--models", "mnist_cnn", "--modes", "int8", "--cache", str(qbench.cache.root)]) == 0
     out = capsys.readouterr().out
-    assert "mnist_cnn-int8.tflite" in out and str(qbench.tflite("mnist_cnn", "int8").bytes) in out
+    assert "mnist_cnn-int8.tflite" in out and str(qbench.artifacts.tflite("mnist_cnn", "int8").bytes) in out
 
 
 def test_unknown_mode_is_an_error_not_a_traceback(capsys, tmp_path):

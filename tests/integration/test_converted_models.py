@@ -35,15 +35,15 @@ def artifact(qbench, tmp_path_factory, model: str, mode: str):
     source with ``FEW`` calibration samples (calibrating on the benchmark's 100 frames costs the segmentation
     model half a minute per mode)."""
     if model == "mnist_cnn" or mode == "float32":
-        return qbench.tflite(model, mode).path
+        return qbench.artifacts.tflite(model, mode).path
     from qbench import modes
     from qbench.quantizers.converter import convert
 
     if (model, mode) not in _CONVERTED:
-        spec = qbench.model(model)
+        spec = qbench.artifacts.spec(model)
         path = tmp_path_factory.mktemp("converted") / f"{model}-{mode}.tflite"
-        path.write_bytes(convert(qbench.source(model).path, spec.source_format, modes.get(mode),
-                                 qbench.calibration_set(model)[:FEW], **spec.converter_args()))
+        path.write_bytes(convert(qbench.artifacts.source(model).path, spec.source_format, modes.get(mode),
+                                 qbench.artifacts.calibration(model)[:FEW], **spec.converter_args()))
         _CONVERTED[model, mode] = path
     return _CONVERTED[model, mode]
 
@@ -101,7 +101,7 @@ def test_stored_parameters_follow_the_tflite_quantization_spec(qbench, tmp_path_
 
 @pytest.mark.parametrize("model", MODELS)
 def test_weights_match_qbench_per_channel_quantization_of_the_float_model(qbench, tmp_path_factory, model):
-    float_model = load(qbench.tflite(model, "float32").path)
+    float_model = load(qbench.artifacts.tflite(model, "float32").path)
     int8 = load(artifact(qbench, tmp_path_factory, model, "int8"))
     float_ops, int8_ops = weighted_ops(float_model), weighted_ops(int8)
     # same ops in the same order, or the pairing below would compare unrelated (or too few) tensors
@@ -134,7 +134,7 @@ def test_quantize_op_output_equals_qbench_quantize(qbench, tmp_path_factory, mod
     out = next(t for t in interpreter.get_tensor_details() if t["index"] == quant_op["outputs"][0])
     params = QuantParams(float(qp(out)["scales"][0]), int(qp(out)["zero_points"][0]), "int8")
     expected = quantize if device == "reference" else tflite_ops.optimized_quantize
-    data = qbench.eval_set(model).x[: SAMPLES[model]]
+    data = qbench.artifacts.eval_set(model).x[: SAMPLES[model]]
     lo, hi = float(data.min()), float(data.max())
     noise = np.random.default_rng(0).uniform(lo - (hi - lo) / 2, hi + (hi - lo) / 2, size=data.shape)  # clamps too
     for batch in (data, noise.astype(np.float32)):

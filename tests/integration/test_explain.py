@@ -8,7 +8,6 @@ QuantizationDebugger and is the only one importing TensorFlow.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import subprocess
@@ -24,29 +23,24 @@ import mlp
 from qbench import contracts, modes
 from qbench.cache import Cache
 from qbench.errors import NotApplicable, QbenchError
-from qbench.explain.cached import explanation
-from qbench.explain.compare import compare
+from qbench.repair.explainer import Explainer
+from qbench.repair.compare import compare
 from qbench.metrics import SNR_CAP_DB
 from qbench.models.imported import parse_model_option
 from qbench.report import write_report
-from qbench.report.load import parse_run
 from qbench.size import allowance, predicted_bytes
-from qbench.workspace import Workspace
+from qbench.pipeline.session import open_session
 
 OUTLIER_LAYER = mlp.layer_name(1)
 
 
-class LocalWorkspace(Workspace):
-    """A workspace that knows one user model without registering it process-wide."""
+def session_with(cache: Cache, spec, **given):
+    """A session that knows one user model without registering it process-wide."""
+    return open_session(cache=str(cache.root), models=[spec], **given)
 
-    def __init__(self, cache: Cache, spec, **given):
-        from qbench import settings
 
-        super().__init__(cache, settings.defaults(**given))
-        self.spec = spec
-
-    def model(self, model_id):
-        return self.spec if model_id == self.spec.id else super().model(model_id)
+def explanation(session, model_id, mode_id, **kw):
+    return Explainer(session.artifacts).explanation(model_id, mode_id, **kw)
 
 
 def _model(root: Path, name: str, layers) -> SimpleNamespace:
@@ -66,17 +60,17 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def outlier(files):
-    return LocalWorkspace(files.cache, files.outlier.spec)
+    return session_with(files.cache, files.outlier.spec)
 
 
 @pytest.fixture(scope="module")
 def clean(files):
-    return LocalWorkspace(files.cache, files.clean.spec)
+    return session_with(files.cache, files.clean.spec)
 
 
 def test_a_float_model_against_itself_is_exact_at_every_layer(outlier):
-    path = outlier.tflite("outlier", "float32").path
-    table = compare(path, path, outlier.eval_set("outlier").x[:4])
+    path = outlier.artifacts.tflite("outlier", "float32").path
+    table = compare(path, path, outlier.artifacts.eval_set("outlier").x[:4])
     assert [l.op for l in table.layers] == ["FULLY_CONNECTED"] * 3
     assert all(l.snr_db == SNR_CAP_DB and l.added_snr_db == SNR_CAP_DB for l in table.layers)
     assert table.output_snr_db == SNR_CAP_DB and not any(l.quantized for l in table.layers)
@@ -88,8 +82,9 @@ def test_accumulated_error_is_what_ai_edge_quantizer_validate_reports(clean):
     from ai_edge_quantizer import model_validator
     from ai_edge_quantizer.utils import validation_utils
 
-    reference, quantized = clean.float_reference("clean", "aeq-weight-int4"), clean.tflite("clean", "aeq-weight-int4").path
-    sample = clean.eval_set("clean").x[:1]
+    reference = clean.artifacts.build_inputs("clean").reference_bytes("aeq-weight-int4")
+    quantized = clean.artifacts.tflite("clean", "aeq-weight-int4").path
+    sample = clean.artifacts.eval_set("clean").x[:1]
     ours = {l.tensor: l.snr_db for l in compare(reference, quantized, sample).layers}
     theirs = model_validator.compare_model(
         reference, quantized.read_bytes(), {"serving_default": [{"input": sample.astype(np.float32)}]},
@@ -103,31 +98,31 @@ def test_accumulated_error_is_what_ai_edge_quantizer_validate_reports(clean):
 
 
 def test_explain_ranks_the_outlier_layer_worst_and_budget_keeps_it_at_float(outlier):
-    base, verdict = outlier.tflite("outlier", "aeq-weight-int4"), outlier.verdict("outlier", "aeq-weight-int4",
+    base, verdict = outlier.artifacts.tflite("outlier", "aeq-weight-int4"), outlier.evaluator.verdict("outlier", "aeq-weight-int4",
                                                                                   "xnnpack")
     assert verdict.within_budget is False  # the outlier breaks int4 (and int8) weights of that layer
     table = explanation(outlier, "outlier", "aeq-weight-int4")
     assert table.ranked()[0].tensor == OUTLIER_LAYER and table.ranked()[0].precision == "w int4 / a float32"
     assert table.ranked()[0].added_snr_db < min(l.added_snr_db for l in table.layers[1:] if l.tensor != OUTLIER_LAYER)
 
-    artifact = outlier.tflite("outlier", "aeq-weight-int4+budget")
+    artifact = outlier.artifacts.tflite("outlier", "aeq-weight-int4+budget")
     assert artifact.manifest["kept_layers"] == {OUTLIER_LAYER: "float"}
     steps = artifact.manifest["budget_search"]["steps"]
     assert [(s["changed"], s["kept"].get(OUTLIER_LAYER), s["within_budget"]) for s in steps] == [
         (None, None, False), (OUTLIER_LAYER, "int8", False), (OUTLIER_LAYER, "float", True)]  # int8 is not enough
     assert all(s["accepted"] for s in steps)  # each step improved accuracy: no other layer had to be tried
-    assert base.bytes < artifact.bytes < outlier.tflite("outlier", "float32").bytes
+    assert base.bytes < artifact.bytes < outlier.artifacts.tflite("outlier", "float32").bytes
     for device in ("xnnpack", "builtin", "reference"):
-        assert outlier.verdict("outlier", "aeq-weight-int4+budget", device).within_budget is True
+        assert outlier.evaluator.verdict("outlier", "aeq-weight-int4+budget", device).within_budget is True
 
 
 def test_the_budget_artifact_meets_its_contract_and_size_with_the_kept_layers_exempt(outlier):
-    artifact = outlier.tflite("outlier", "aeq-weight-int4+budget")
-    mode, model = modes.get("aeq-weight-int4+budget"), outlier.tflite_model("outlier", "aeq-weight-int4+budget")
+    artifact = outlier.artifacts.tflite("outlier", "aeq-weight-int4+budget")
+    mode, model = modes.get("aeq-weight-int4+budget"), outlier.artifacts.model_file("outlier", "aeq-weight-int4+budget")
     assert artifact.manifest["kept_outputs"] == [OUTLIER_LAYER]
     assert contracts.check(model, mode.contract, exempt=artifact.manifest["kept_outputs"]) == []
     assert OUTLIER_LAYER in "".join(contracts.check(model, mode.contract))  # it is float32: only the exemption helps
-    reference = outlier.size_reference("outlier", "aeq-weight-int4+budget")
+    reference = outlier.artifacts.size_reference("outlier", "aeq-weight-int4+budget")
     kept = predicted_bytes(reference, mode, artifact.manifest["kept_layers"])
     assert abs(artifact.bytes - kept) <= allowance(reference)
     unkept = predicted_bytes(reference, mode)
@@ -137,7 +132,7 @@ def test_the_budget_artifact_meets_its_contract_and_size_with_the_kept_layers_ex
 
 
 def test_a_mode_within_budget_keeps_nothing_and_is_the_same_file(clean):
-    artifact, base = clean.tflite("clean", "aeq-weight-int8+budget"), clean.tflite("clean", "aeq-weight-int8")
+    artifact, base = clean.artifacts.tflite("clean", "aeq-weight-int8+budget"), clean.artifacts.tflite("clean", "aeq-weight-int8")
     assert artifact.manifest["kept_layers"] == {} and artifact.sha256 == base.sha256
     assert artifact.path.read_bytes() == base.path.read_bytes()
     assert [s["within_budget"] for s in artifact.manifest["budget_search"]["steps"]] == [True]
@@ -145,17 +140,18 @@ def test_a_mode_within_budget_keeps_nothing_and_is_the_same_file(clean):
 
 def test_a_budget_no_layer_can_meet_is_not_applicable_and_cached(files):
     """Accuracy 0.01 *above* float32's is out of reach even with every layer float: the search says so, once."""
-    ws = LocalWorkspace(files.cache, files.clean.spec, budget_target="classification=-0.01")
+    ws = session_with(files.cache, files.clean.spec, budget_target="classification=-0.01")
     with pytest.raises(NotApplicable, match="keeping all 3 quantized layers at float still misses"):
-        ws.tflite("clean", "aeq-weight-int4+budget")
+        ws.artifacts.tflite("clean", "aeq-weight-int4+budget")
     built = list(ws.cache.built)
     with pytest.raises(NotApplicable):
-        LocalWorkspace(files.cache, files.clean.spec, budget_target="classification=-0.01").tflite("clean", "aeq-weight-int4+budget")
+        again = session_with(files.cache, files.clean.spec, budget_target="classification=-0.01")
+        again.artifacts.tflite("clean", "aeq-weight-int4+budget")
     assert ws.cache.built == built
 
 
 def test_budget_targets_are_per_task_and_checked():
-    from qbench.settings import parse_targets
+    from qbench.config.general import parse_targets
 
     assert parse_targets("segmentation=0.99, classification=0.002") == {"segmentation": 0.99, "classification": 0.002}
     assert parse_targets("0.99") == {"*": 0.99}
@@ -165,18 +161,18 @@ def test_budget_targets_are_per_task_and_checked():
 
 
 def test_results_carry_the_worst_layers_under_the_explain_option(files):
-    ws = LocalWorkspace(files.cache, files.outlier.spec, explain=True)
-    info = ws.result_info("outlier", "aeq-weight-int4", "builtin")
+    ws = session_with(files.cache, files.outlier.spec, explain=True)
+    info = ws.results.info("outlier", "aeq-weight-int4", "builtin")
     assert info["explain"]["worst"][0]["tensor"] == OUTLIER_LAYER and info["explain"]["samples"] == 8
-    assert "explain" not in ws.result_info("outlier", "float32", "builtin")
-    assert "explain" not in LocalWorkspace(files.cache, files.outlier.spec).result_info("outlier", "aeq-weight-int4",
+    assert "explain" not in ws.results.info("outlier", "float32", "builtin")
+    assert "explain" not in session_with(files.cache, files.outlier.spec).results.info("outlier", "aeq-weight-int4",
                                                                                         "builtin")
 
 
 def test_a_layer_without_a_twin_is_shown_as_not_measured_and_ranked_last(outlier):
     from dataclasses import replace
 
-    from qbench.explain.command import to_markdown
+    from qbench.repair.command import to_markdown
 
     table = explanation(outlier, "outlier", "aeq-weight-int4")
     blind = replace(table, layers=(replace(table.layers[1], added_snr_db=None), *table.layers[::2]),
@@ -231,14 +227,14 @@ def test_converter_int8_budget_keeps_the_outlier_layer_through_the_quantization_
         dense.set_weights([layer.weights.T, layer.bias])
     model.save(tmp_path / "net.keras")
     data = mlp.write_data(layers, tmp_path / "net.npz")
-    ws = LocalWorkspace(Cache(tmp_path / "cache"), parse_model_option(f"net={tmp_path / 'net.keras'},dataset=npz:{data}"))
-    assert ws.verdict("net", "int8", "xnnpack").within_budget is False
-    int8 = ws.tflite_model("net", "int8")
+    ws = session_with(Cache(tmp_path / "cache"), parse_model_option(f"net={tmp_path / 'net.keras'},dataset=npz:{data}"))
+    assert ws.evaluator.verdict("net", "int8", "xnnpack").within_budget is False
+    int8 = ws.artifacts.model_file("net", "int8")
     second = int8.tensors[[op for op in int8.ops if op.opcode == "FULLY_CONNECTED"][1].outputs[0]].name
     assert explanation(ws, "net", "int8").ranked()[0].tensor == second
-    artifact = ws.tflite("net", "int8+budget")
+    artifact = ws.artifacts.tflite("net", "int8+budget")
     assert artifact.manifest["kept_layers"] == {second: "float"}
-    budgeted = ws.tflite_model("net", "int8+budget")
+    budgeted = ws.artifacts.model_file("net", "int8+budget")
     assert (budgeted.inputs[0].dtype, budgeted.outputs[0].dtype) == ("uint8", "uint8")  # the mode's I/O, kept
-    assert ws.verdict("net", "int8+budget", "builtin").within_budget is True
+    assert ws.evaluator.verdict("net", "int8+budget", "builtin").within_budget is True
     assert contracts.check(budgeted, modes.get("int8+budget").contract, exempt=artifact.manifest["kept_outputs"]) == []

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from qbench import modes, runtime
-from qbench.cache import Cache, sha256_file
+from qbench.cache import sha256_file
 from qbench.quantizers.converter import convert
 from qbench.data.mnist import Mnist
 from qbench.errors import QbenchError
 from qbench.models.imported import ImportedModel, pack_saved_model, parse_model_option, unpack_saved_model
-from qbench.workspace import Workspace
+from qbench.pipeline import open_session
 
 RNG = np.random.default_rng(0)
 FAKE_MNIST = Mnist(
@@ -28,26 +28,18 @@ FAKE_MNIST = Mnist(
 )
 
 
-class FakeWorkspace(Workspace):
-    """A workspace whose MNIST is a few random digits (the tests need shapes, not the real set) and that knows
-    the user models it is given without registering them process-wide."""
-
-    specs: dict = {}
-
-    def mnist(self) -> Mnist:
-        return FAKE_MNIST
-
-    def model(self, model_id):
-        return self.specs[model_id] if model_id in self.specs else super().model(model_id)
-
-    def add(self, spec):
-        self.specs = {**self.specs, spec.id: spec}
-        return spec
-
-
 @pytest.fixture
-def ws(tmp_path):
-    return FakeWorkspace(Cache(tmp_path / "cache"))
+def ws(tmp_path, monkeypatch):
+    """``ws(spec)``: the ModelContext of a session that knows ``spec`` (without registering it process-wide) and
+    whose MNIST is a few random digits (the tests need shapes, not the real set)."""
+    from qbench.data import mnist
+
+    monkeypatch.setattr(mnist, "load", lambda cache, source=None: FAKE_MNIST)
+
+    def context(*specs):
+        return open_session(cache=str(tmp_path / "cache"), models=specs).artifacts.context
+
+    return context
 
 
 def tiny_tflite(path, shape=(1, 28, 28, 1)):
@@ -89,7 +81,7 @@ def test_thesis_frozen_graph_option(files):
         "task=segmentation,dataset=cityscapes,range=-1:1"
     )
     assert (spec.id, spec.format, spec.task) == ("deeplab_thesis", "frozen_graph", "segmentation")
-    assert spec.data_kind.id == "cityscapes" and spec.read_hint == (256, 512, 3)
+    assert spec.data_kind.id == "cityscapes" and spec.read_hint(None) == (256, 512, 3)
     assert spec.converter_args() == {
         "input_arrays": ["sub_7"], "output_arrays": ["ResizeBilinear_2"], "input_shapes": {"sub_7": [1, 256, 512, 3]},
     }
@@ -160,14 +152,15 @@ def test_parsing_imports_no_tensorflow(files):
 def test_key_follows_the_file_and_build_copies_it(files, ws, tmp_path):
     model = files / "a,b" / "net.keras"
     spec = parse_model_option(f"k={model},dataset=mnist")
-    key = spec.key_parts(ws)
+    ctx = ws(spec)
+    key = spec.key_parts(ctx)
     assert key["sha256"] == sha256_file(model) and key["calibration_data"] == FAKE_MNIST.digest
-    facts = spec.build_source(ws, tmp_path / "copy.keras")
+    facts = spec.build_source(ctx, tmp_path / "copy.keras")
     assert (tmp_path / "copy.keras").read_bytes() == model.read_bytes()
     assert facts["imported_sha256"] == key["sha256"]
     with zipfile.ZipFile(model, "a") as zf:  # the user replaces the file: the key changes, the model rebuilds
         zf.writestr("weights.h5", "new")
-    assert spec.key_parts(ws)["sha256"] != key["sha256"]
+    assert spec.key_parts(ctx)["sha256"] != key["sha256"]
 
 
 # ---- real models (TensorFlow) -----------------------------------------------------------------------------
@@ -196,13 +189,15 @@ def test_mnist_eval_and_calibration_follow_the_model_and_range(tf, ws, tmp_path)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.layers.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
     model.save(tmp_path / "tiny.keras")
-    spec = ws.add(parse_model_option(f"tiny={tmp_path}/tiny.keras,dataset=mnist,range=-1:1"))
-    ev = spec.eval_set(ws)  # 28x28 digits reshaped to the model's 28x28x1, pixels mapped to -1..1
+    spec = parse_model_option(f"tiny={tmp_path}/tiny.keras,dataset=mnist,range=-1:1")
+    plain = parse_model_option(f"plain={tmp_path}/tiny.keras,dataset=mnist")
+    ctx = ws(spec, plain)
+    ev = spec.eval_set(ctx)  # 28x28 digits reshaped to the model's 28x28x1, pixels mapped to -1..1
     assert ev.x.shape == (32, 28, 28, 1) and ev.x.dtype == np.float32 and ev.num_classes == 10
     np.testing.assert_allclose(ev.x[..., 0], FAKE_MNIST.x_test / 127.5 - 1, atol=1e-6)
     np.testing.assert_array_equal(ev.y, FAKE_MNIST.y_test)
-    assert spec.calibration(ws).shape == (100, 28, 28, 1)
-    plain = ws.add(parse_model_option(f"plain={tmp_path}/tiny.keras,dataset=mnist")).eval_set(ws)
+    assert spec.calibration(ctx).shape == (100, 28, 28, 1)
+    plain = plain.eval_set(ctx)
     np.testing.assert_array_equal(plain.x[..., 0], FAKE_MNIST.x_test.astype(np.float32) / 255)  # as mnist_cnn's
 
 
@@ -212,12 +207,13 @@ def test_keras_model_converts_to_float32_and_int8(tf, ws, tmp_path):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.layers.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
     model.save(tmp_path / "tiny.keras")
-    spec = ws.add(parse_model_option(f"tiny={tmp_path}/tiny.keras,dataset=mnist"))
+    spec = parse_model_option(f"tiny={tmp_path}/tiny.keras,dataset=mnist")
+    ctx = ws(spec)
     source = tmp_path / spec.source_filename
-    spec.build_source(ws, source)
-    x = spec.eval_set(ws).x
+    spec.build_source(ctx, source)
+    x = spec.eval_set(ctx).x
     reference = model.predict(x, verbose=0)
-    calibration = spec.calibration(ws)[:16]
+    calibration = spec.calibration(ctx)[:16]
     for mode_id, atol in (("float32", 1e-5), ("int8", 0.1)):
         path = tmp_path / f"tiny-{mode_id}.tflite"
         path.write_bytes(convert(source, spec.source_format, modes.get(mode_id), calibration, **spec.converter_args()))
@@ -244,14 +240,15 @@ def test_frozen_graph_with_named_arrays_converts_and_runs(tf, ws, tmp_path, inpu
     """Fed at its placeholder, or cut at an intermediate node as the thesis fed DeepLab at sub_7."""
     weights = _frozen_graph(tf, tmp_path / "frozen.pb", [None, 28, 28])
     option = f"fg={tmp_path}/frozen.pb,inputs={input_array},outputs=logits,shape={shape},dataset=mnist"
-    spec = ws.add(parse_model_option(option))
+    spec = parse_model_option(option)
+    ctx = ws(spec)
     source = tmp_path / spec.source_filename
-    spec.build_source(ws, source)
-    x = spec.eval_set(ws).x[:8]
+    spec.build_source(ctx, source)
+    x = spec.eval_set(ctx).x[:8]
     reference = x.reshape(8, 784) @ weights
     for mode_id in ("float32", "int8"):
         path = tmp_path / f"fg-{mode_id}.tflite"
-        path.write_bytes(convert(source, "frozen_graph", modes.get(mode_id), spec.calibration(ws)[:16],
+        path.write_bytes(convert(source, "frozen_graph", modes.get(mode_id), spec.calibration(ctx)[:16],
                                  **spec.converter_args()))
         runner = runtime.open_runner(path, runtime.get("builtin"))
         assert "x".join(map(str, (1, *runner.input_shape))) == shape and runner.outputs[0].name == "logits"

@@ -58,7 +58,7 @@ def test_qbench_error_is_reported_without_traceback(pytester, suite):
 def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, qbench, monkeypatch):
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # else pytest-benchmark disables itself in the child
     for mode in ("float32", "int8"):
-        qbench.tflite("mnist_cnn", mode)  # warm the cache this run uses
+        qbench.artifacts.tflite("mnist_cnn", mode)  # warm the cache this run uses
     pytester.copy_example(str(BENCHMARKS / "test_latency.py"))
     out = pytester.path / "out.json"
     result = pytester.runpytest_subprocess(
@@ -76,7 +76,7 @@ def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, 
         for key in ("model", "mode", "device", "model_bytes", "size_ratio", "accuracy", "versions", "arch",
                     "latency_p90_s", "init_s", "first_invoke_s", "backend", "peak_rss_bytes", "weights_sha256"):
             assert key in info, key
-        assert info["source"] == "shipped" and info["weights_sha256"] == qbench.model("mnist_cnn").shipped().sha256
+        assert info["source"] == "shipped" and info["weights_sha256"] == qbench.artifacts.spec("mnist_cnn").shipped().sha256
         assert info["accuracy"] >= 0.975
         assert (info["backend"]["delegate_partitions"] > 0) == (info["device"] == "xnnpack")
         assert info["peak_rss_bytes"] <= 150 * 2**20  # a MNIST case's whole process (issue: MNIST <= 150 MiB)
@@ -84,7 +84,7 @@ def test_warm_run_skips_tensorflow_and_writes_complete_results(pytester, suite, 
 
 def test_compiled_model_devices_run_the_latency_benchmark(pytester, suite, qbench, monkeypatch):
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # else pytest-benchmark disables itself in the child
-    qbench.tflite("mnist_cnn", "int8")
+    qbench.artifacts.tflite("mnist_cnn", "int8")
     pytester.copy_example(str(BENCHMARKS / "test_latency.py"))
     out = pytester.path / "out.json"
     result = pytester.runpytest_subprocess(
@@ -101,7 +101,7 @@ def test_compiled_model_devices_run_the_latency_benchmark(pytester, suite, qbenc
 def test_gpu_device_skips_with_litert_reason_in_the_summary(pytester, suite, qbench):
     from qbench.runtime.accelerators import unavailable_reason
 
-    qbench.tflite("mnist_cnn", "float32")
+    qbench.artifacts.tflite("mnist_cnn", "float32")
     pytester.copy_example(str(BENCHMARKS / "test_quality.py"))
     result = pytester.runpytest(*suite, "--qbench-models=mnist_cnn", "--qbench-modes=float32",
                                 "--qbench-devices=cm-gpu", "-k", "not scenes", "-rs")
@@ -113,11 +113,11 @@ def test_gpu_device_skips_with_litert_reason_in_the_summary(pytester, suite, qbe
 
 
 def test_a_ready_tflite_joins_the_matrix_in_its_own_mode_only(pytester, suite, qbench):
-    path = qbench.tflite("mnist_cnn", "float32").path
+    path = qbench.artifacts.tflite("mnist_cnn", "float32").path
     pytester.makepyfile(
         test_mine="""
         def test_quality(qbench, qbench_model, qbench_mode, qbench_device):
-            assert qbench.evaluate(qbench_model, qbench_mode, qbench_device)["accuracy"] > 0.97
+            assert qbench.evaluator.result(qbench_model, qbench_mode, qbench_device)["accuracy"] > 0.97
         """
     )
     result = pytester.runpytest(*suite, f"--qbench-model=mine={path},dataset=mnist", "--qbench-models=mine",

@@ -29,7 +29,7 @@ def suite(pytester, qbench, monkeypatch):
     pytester.makeconftest('pytest_plugins = ["qbench.plugin"]')
     pytester.makeini("[pytest]\n")
     for mode in ("float32", "int8"):
-        qbench.tflite(MODEL, mode)  # warm the cache these runs use
+        qbench.artifacts.tflite(MODEL, mode)  # warm the cache these runs use
     return [f"--qbench-cache={qbench.cache.root}", "-p", "no:cacheprovider", f"--qbench-models={MODEL}",
             "--benchmark-max-time=0.01", "--benchmark-min-rounds=3"]
 
@@ -44,10 +44,10 @@ def test_eval_limit_scores_quality_on_the_first_n_samples(pytester, suite, qbenc
     result = pytester.runpytest_subprocess(*suite, "--qbench-modes=float32,int8", "--qbench-devices=builtin",
                                            "--qbench-eval-limit=100", f"--benchmark-json={out}")
     result.assert_outcomes(passed=2)
-    data = qbench.eval_set(MODEL)
+    data = qbench.artifacts.eval_set(MODEL)
     for name, info in results(out).items():
         assert info["eval_samples"] == 100, name
-        runner = qbench.runner(MODEL, info["mode"], "builtin")
+        runner = qbench.evaluator.runner(MODEL, info["mode"], "builtin")
         runner.set_input(data.x[:100])
         runner.invoke()
         assert info["accuracy"] == np.mean(runner.output().argmax(1) == data.y[:100]), name
@@ -61,7 +61,7 @@ def test_eval_limit_below_one_is_a_usage_error(pytester, suite):
 def test_samples_are_drawn_after_the_run_on_the_first_device(pytester, suite, tmp_path):
     pytester.makepyfile(test_quality="""
         def test_quality(qbench, qbench_model, qbench_mode, qbench_device):
-            assert qbench.evaluate(qbench_model, qbench_mode, qbench_device)["accuracy"] > 0.97
+            assert qbench.evaluator.result(qbench_model, qbench_mode, qbench_device)["accuracy"] > 0.97
     """)
     out = tmp_path / "samples"
     result = pytester.runpytest_subprocess(*suite, "--qbench-modes=float32,int8", "--qbench-devices=builtin,xnnpack",

@@ -19,29 +19,36 @@ import pytest
 
 from paths import REPO
 from qbench import machine
-from qbench.models import deeplab_scenes, mnist_cnn, registry, shipped
-from qbench.workspace import open_workspace
+from qbench.data import scene_frames
+from qbench.models import MODELS, mnist_cnn, shipped
+from qbench.pipeline import open_session
 
 TRAINED = ["mnist_cnn", "deeplab_scenes"]
 
 
 @pytest.fixture(scope="module")
-def ws():
-    return open_workspace()
+def session():
+    return open_session()
+
+
+@pytest.fixture(scope="module")
+def ctx(session):
+    """What a model spec receives (its ModelContext)."""
+    return session.artifacts.context
 
 
 @pytest.mark.parametrize("model", TRAINED)
-def test_the_shipped_weights_match_the_training_recipe(ws, model):
-    spec = registry.get(model)
+def test_the_shipped_weights_match_the_training_recipe(ctx, model):
+    spec = MODELS.get(model)
     found = spec.shipped()
     assert found is not None, f"no shipped weights for {model}: {shipped.REGENERATE} {model}"
-    problem = shipped.mismatch(found, spec.recipe(ws))
+    problem = shipped.mismatch(found, spec.recipe(ctx))
     assert problem is None, problem
 
 
 @pytest.mark.parametrize("model", TRAINED)
 def test_the_shipped_file_is_the_one_its_manifest_names_and_small(model):
-    found = registry.get(model).shipped()
+    found = MODELS.get(model).shipped()
     assert found.verify() == found.path
     assert found.manifest["bytes"] == found.path.stat().st_size < 5_000_000
     if not (REPO / ".git").exists():
@@ -51,50 +58,50 @@ def test_the_shipped_file_is_the_one_its_manifest_names_and_small(model):
     assert tracked.returncode == 0, f"{found.folder} is not committed: {tracked.stderr.strip()}"
 
 
-def test_a_changed_hyper_parameter_asks_for_new_weights(ws, monkeypatch):
-    spec = registry.get("mnist_cnn")
+def test_a_changed_hyper_parameter_asks_for_new_weights(ctx, monkeypatch):
+    spec = MODELS.get("mnist_cnn")
     monkeypatch.setattr(mnist_cnn, "EPOCHS", mnist_cnn.EPOCHS + 1)
-    problem = shipped.mismatch(spec.shipped(), spec.recipe(ws))
+    problem = shipped.mismatch(spec.shipped(), spec.recipe(ctx))
     assert problem is not None
     assert f"hyper.epochs: {mnist_cnn.EPOCHS - 1} -> {mnist_cnn.EPOCHS}" in problem
     assert f"{shipped.REGENERATE} mnist_cnn" in problem
-    assert spec.key_parts(ws)["origin"] == "trained"  # and the session trains instead of using stale weights
+    assert spec.key_parts(ctx)["origin"] == "trained"  # and the session trains instead of using stale weights
 
 
 def test_a_renderer_refactor_that_draws_the_same_frames_keeps_the_weights(tmp_path, monkeypatch):
     """The recipe digests the frames the renderer draws, not its code: with its code changed (here: the digest the
     frames are cached under), the frames are drawn again, and since they come out the same the weights still ship.
     Frames that do change are another recipe."""
-    spec = registry.get("deeplab_scenes")
-    fresh = open_workspace(cache=tmp_path)
-    before = spec.recipe(fresh)
-    monkeypatch.setattr(deeplab_scenes, "_renderer_digest", lambda: "a refactored renderer")
-    assert spec.recipe(fresh) == before
+    spec = MODELS.get("deeplab_scenes")
+    fresh = open_session(cache=str(tmp_path))
+    before = spec.recipe(fresh.artifacts.context)
+    monkeypatch.setattr(scene_frames, "renderer_digest", lambda: "a refactored renderer")
+    assert spec.recipe(fresh.artifacts.context) == before
     assert sum(entry.startswith("data/") for entry in fresh.cache.built) == 2  # the probe, drawn once per digest
 
     from qbench.data import scenes
 
     drawn = scenes.make_split
-    monkeypatch.setattr(deeplab_scenes, "_renderer_digest", lambda: "a renderer that draws differently")
+    monkeypatch.setattr(scene_frames, "renderer_digest", lambda: "a renderer that draws differently")
     monkeypatch.setattr(scenes, "make_split", lambda *a: tuple(np.flip(x, 1).copy() for x in drawn(*a)))
-    changed = spec.recipe(fresh)
+    changed = spec.recipe(fresh.artifacts.context)
     assert changed["data"] != before["data"] and shipped.mismatch(spec.shipped(), changed) is not None
 
 
-def test_retrain_trains_and_says_so(ws, tmp_path):
-    spec = registry.get("mnist_cnn")
-    retrain = open_workspace(cache=ws.cache.root, retrain=True)
-    assert spec.key_parts(ws)["origin"] == "shipped" and spec.key_parts(retrain)["origin"] == "trained"
-    assert spec.key_parts(retrain)["recipe"] == spec.recipe(ws)  # the same recipe, trained here
+def test_retrain_trains_and_says_so(session, ctx):
+    spec = MODELS.get("mnist_cnn")
+    retrain = open_session(cache=str(session.cache.root), retrain=True).artifacts.context
+    assert spec.key_parts(ctx)["origin"] == "shipped" and spec.key_parts(retrain)["origin"] == "trained"
+    assert spec.key_parts(retrain)["recipe"] == spec.recipe(ctx)  # the same recipe, trained here
 
 
 def test_a_shipped_model_is_used_without_tensorflow_or_training_frames(tmp_path):
     """On an empty cache the sources of both built-in models come from the shipped files: TensorFlow is not imported
     and no training frame beyond the recipe's probe is drawn."""
     script = (
-        "import sys, json; from qbench.workspace import open_workspace; ws = open_workspace(); "
-        "facts = {m: ws.source(m).manifest['origin'] for m in ('mnist_cnn', 'deeplab_scenes')}; "
-        "facts['tensorflow'] = 'tensorflow' in sys.modules; facts['built'] = ws.cache.built; print(json.dumps(facts))"
+        "import sys, json; from qbench.pipeline import open_session; s = open_session(); "
+        "facts = {m: s.artifacts.source(m).manifest['origin'] for m in ('mnist_cnn', 'deeplab_scenes')}; "
+        "facts['tensorflow'] = 'tensorflow' in sys.modules; facts['built'] = s.cache.built; print(json.dumps(facts))"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
                           env={**os.environ, "QBENCH_CACHE_DIR": str(tmp_path)})
@@ -103,19 +110,21 @@ def test_a_shipped_model_is_used_without_tensorflow_or_training_frames(tmp_path)
     assert facts["mnist_cnn"] == facts["deeplab_scenes"] == "shipped"
     assert facts["tensorflow"] is False
     labels = [json.loads((tmp_path / entry / "manifest.json").read_text()).get("parts", {}) for entry in facts["built"]]
-    assert not any(p.get("split") == "train" and p.get("frames") == deeplab_scenes.TRAIN_FRAMES for p in labels)
+    assert not any(p.get("split") == "train" and p.get("frames") == scene_frames.TRAIN_FRAMES for p in labels)
 
 
 @pytest.mark.parametrize("model", TRAINED)
-def test_float32_quality_is_what_the_manifest_recorded(ws, model):
+def test_float32_quality_is_what_the_manifest_recorded(session, model):
     """The manifest records float32's quality as LiteRT computed it on x86_64 XNNPACK when the weights were made; the
     same file converted by the same converter runs the same kernels, so the figures agree exactly."""
-    recorded = registry.get(model).shipped().manifest["float32"]
+    recorded = MODELS.get(model).shipped().manifest["float32"]
     if platform.machine() != recorded["arch"]:
         pytest.skip(f"recorded on {recorded['arch']}; this is {platform.machine()}, whose kernels round differently")
-    assert ws.tflite(model, "float32").sha256 == recorded["tflite_sha256"], "the converter made another float32 file"
-    result = ws.evaluate(model, "float32", recorded["device"])
-    assert result["eval_samples"] == recorded["eval_samples"] and ws.data_digest(model) == recorded["eval_data"]
+    assert session.artifacts.tflite(model, "float32").sha256 == recorded["tflite_sha256"], \
+        "the converter made another float32 file"
+    result = session.evaluator.result(model, "float32", recorded["device"])
+    assert result["eval_samples"] == recorded["eval_samples"]
+    assert session.evaluator.data_digest(model) == recorded["eval_data"], "evaluated on other data than recorded"
     got = {key: result[key] for key in recorded["quality"]}
     assert got == recorded["quality"], (
         f"{model} float32 on {recorded['device']}: {got}, manifest {recorded['quality']} "
@@ -123,6 +132,6 @@ def test_float32_quality_is_what_the_manifest_recorded(ws, model):
 
 
 @pytest.mark.parametrize("model", TRAINED)
-def test_results_name_the_weights_they_came_from(ws, model):
-    info = ws.source_info(model)
-    assert info == {"source": "shipped", "weights_sha256": registry.get(model).shipped().sha256}
+def test_results_name_the_weights_they_came_from(session, model):
+    info = session.artifacts.source_info(model)
+    assert info == {"source": "shipped", "weights_sha256": MODELS.get(model).shipped().sha256}

@@ -12,7 +12,7 @@ from qbench import runtime
 from qbench.errors import QbenchError
 from qbench.measure import evaluate
 from qbench.quantize import QuantParams, quantize
-from qbench.workspace import Workspace
+from qbench.pipeline import open_session
 
 import tiny_tflite
 
@@ -28,7 +28,7 @@ MODEL = "mnist_cnn"
 def test_broken_tflite_is_one_clear_error(qbench, tmp_path, damage, device):
     """Also on the CompiledModel, whose loader alone can crash the process on a truncated file."""
     path = tmp_path / "broken.tflite"
-    path.write_bytes(damage(qbench.tflite(MODEL, "int8").path.read_bytes()))
+    path.write_bytes(damage(qbench.artifacts.tflite(MODEL, "int8").path.read_bytes()))
     with pytest.raises(QbenchError, match=f"mnist_cnn int8 .* not a loadable TFLite model on device '{device}'") as exc:
         runtime.open_runner(path, runtime.get(device), label="mnist_cnn int8")
     assert "rebuild" in exc.value.fix
@@ -66,8 +66,8 @@ def test_every_output_in_subgraph_order_with_its_quantization(tmp_path, device):
 
 
 def test_compiled_model_runs_one_sample_per_call(qbench):
-    runner = qbench.runner(MODEL, "float32", "cm-xnnpack")
-    x = qbench.eval_set(MODEL).x[:5]
+    runner = qbench.evaluator.runner(MODEL, "float32", "cm-xnnpack")
+    x = qbench.artifacts.eval_set(MODEL).x[:5]
     with pytest.raises(QbenchError, match="one sample per call"):
         runner.set_input(x[:2])
     assert len(runner.map_batches(x, lambda raws: raws[0].argmax(-1), batch_size=256)) == 5
@@ -77,13 +77,13 @@ def test_compiled_model_runs_one_sample_per_call(qbench):
 def test_accelerator_devices_run_or_say_why_not(qbench, device):
     """Where LiteRT finds the accelerator the model runs on it; elsewhere (here) LiteRT's reason, no failure."""
     try:
-        runner = qbench.runner(MODEL, "float32", device)
+        runner = qbench.evaluator.runner(MODEL, "float32", device)
     except runtime.DeviceUnavailable as exc:
         accelerator = device.removeprefix("cm-").upper()
         assert exc.problem.startswith(f"device '{device}': LiteRT finds no usable {accelerator} here: ")
         assert len(exc.problem.split(": ", 2)[2]) > 10  # LiteRT's own words follow
     else:
-        runner.set_input(qbench.eval_set(MODEL).x[:1])
+        runner.set_input(qbench.artifacts.eval_set(MODEL).x[:1])
         runner.invoke()
         assert runner.backend["accelerator"] == runtime.get(device).accelerator
 
@@ -115,18 +115,18 @@ def test_a_compiled_model_runtime_that_crashes_the_process_is_a_skip_with_litert
 def test_litert_log_stays_off_the_terminal_unless_asked(qbench, capfd, monkeypatch):
     from qbench import chatter, progress
 
-    qbench.runner(MODEL, "int8", "cm-xnnpack")
+    qbench.evaluator.runner(MODEL, "int8", "cm-xnnpack")
     assert "INFO" not in capfd.readouterr().err
     shown = []
     monkeypatch.setattr(chatter, "_show", True)
     monkeypatch.setattr(progress, "_sink", shown.append)
-    qbench.runner(MODEL, "int8", "cm-xnnpack")
+    qbench.evaluator.runner(MODEL, "int8", "cm-xnnpack")
     assert "INFO" not in capfd.readouterr().err
     assert len(shown) == 1 and "LiteRT log, mnist_cnn-int8.tflite on cm-xnnpack" in shown[0] and "INFO" in shown[0]
 
 
 def test_input_shape_mismatch_names_both_shapes(qbench):
-    runner = qbench.runner(MODEL, "float32", "xnnpack")
+    runner = qbench.evaluator.runner(MODEL, "float32", "xnnpack")
     with pytest.raises(QbenchError, match=r"expects inputs of shape \[28, 28\].*has \[32, 32\]"):
         runner.set_input(np.zeros((1, 32, 32), np.float32))
 
@@ -138,10 +138,10 @@ def test_unknown_device_lists_the_valid_ones():
 
 
 def test_uint8_io_model_is_fed_and_read_in_real_units(qbench):
-    data = qbench.eval_set(MODEL)
-    int8 = qbench.runner(MODEL, "int8", "builtin")
+    data = qbench.artifacts.eval_set(MODEL)
+    int8 = qbench.evaluator.runner(MODEL, "int8", "builtin")
     assert int8.inputs[0].quant.dtype == "uint8" and int8.outputs[0].quant.dtype == "uint8"
-    ref = qbench.runner(MODEL, "float32", "builtin")
+    ref = qbench.evaluator.runner(MODEL, "float32", "builtin")
     for runner in (int8, ref):
         runner.set_input(data.x[:200])
         runner.invoke()
@@ -152,11 +152,11 @@ def test_uint8_io_model_is_fed_and_read_in_real_units(qbench):
 
 
 def test_backend_reports_what_ran(qbench):
-    assert qbench.runner(MODEL, "float32", "xnnpack").backend["delegate_partitions"] > 0
-    builtin = qbench.runner(MODEL, "float32", "builtin").backend
+    assert qbench.evaluator.runner(MODEL, "float32", "xnnpack").backend["delegate_partitions"] > 0
+    builtin = qbench.evaluator.runner(MODEL, "float32", "builtin").backend
     assert builtin["delegate_partitions"] == 0 and builtin["kernels"] == "builtin"
-    assert qbench.runner(MODEL, "float32", "xnnpack-mt").backend["threads"] == os.cpu_count()  # README: all cores
-    cm = qbench.runner(MODEL, "int16x8", "cm-xnnpack").backend  # XNNPACK takes no int16x8 op here either
+    assert qbench.evaluator.runner(MODEL, "float32", "xnnpack-mt").backend["threads"] == os.cpu_count()  # README: all cores
+    cm = qbench.evaluator.runner(MODEL, "int16x8", "cm-xnnpack").backend  # XNNPACK takes no int16x8 op here either
     assert cm["runtime"] == "compiled_model" and cm["kernel_mode"] == "XNNPACK" and cm["kernels"] == "builtin"
     assert cm["fully_accelerated"] is False  # the dynamic-batch Flatten's SHAPE/PACK ops stay on the CPU kernels
 
@@ -196,15 +196,15 @@ def _threads_started_by(make_runner) -> int:
 @pytest.mark.parametrize("device", [d for d, device in runtime.DEVICES.items() if device.runtime == "interpreter"])
 def test_devices_run_with_the_threads_they_report(qbench, device):
     """``threads`` in the results is what the interpreter really runs with, not just what it was asked for."""
-    runner = qbench.runner(MODEL, "float32", device)
-    started = _threads_started_by(lambda: qbench.runner(MODEL, "float32", device))
+    runner = qbench.evaluator.runner(MODEL, "float32", device)
+    started = _threads_started_by(lambda: qbench.evaluator.runner(MODEL, "float32", device))
     assert started == runner.backend["threads"] - 1
 
 
 @pytest.mark.parametrize("mode, device", [("float32", "xnnpack-mt"), ("int8", "builtin")])
 def test_evaluation_is_repeatable_and_batch_independent(qbench, mode, device):
-    data, task = qbench.eval_set(MODEL), qbench.task(MODEL)
-    runs = [evaluate(qbench.runner(MODEL, mode, device), data, task, batch).result for batch in (250, 250, 1000)]
+    data, task = qbench.artifacts.eval_set(MODEL), qbench.evaluator.task(MODEL)
+    runs = [evaluate(qbench.evaluator.runner(MODEL, mode, device), data, task, batch).result for batch in (250, 250, 1000)]
     assert len({r["predictions_sha256"] for r in runs}) == 1
     assert len({r["outputs_xxh3_128"] for r in runs}) == 1  # outputs read in place are never stale
     assert runs[0]["accuracy"] == runs[1]["accuracy"] == runs[2]["accuracy"]
@@ -213,14 +213,13 @@ def test_evaluation_is_repeatable_and_batch_independent(qbench, mode, device):
 @pytest.mark.parametrize("first, second", [("xnnpack", "builtin"), ("builtin", "xnnpack")])
 def test_devices_running_the_same_kernels_share_one_evaluation(qbench, first, second):
     """XNNPACK takes no int16x8 op, so ``xnnpack`` runs the built-in kernels with 1 thread, like ``builtin``:
-    the device evaluated first does the work and the other reuses it. A fresh workspace (the session's may
+    the device evaluated first does the work and the other reuses it. A fresh session (the plugin's may
     have evaluated either already) makes that order known."""
-    ws = Workspace(qbench.cache, qbench.settings)
-    ws.eval_limit = 500
-    assert ws.runner(MODEL, "int16x8", "xnnpack").backend["delegate_partitions"] == 0
-    done, reused = ws.evaluate(MODEL, "int16x8", first), ws.evaluate(MODEL, "int16x8", second)
+    evaluator = open_session(qbench.settings.replace(eval_limit=500)).evaluator
+    assert evaluator.runner(MODEL, "int16x8", "xnnpack").backend["delegate_partitions"] == 0
+    done, reused = evaluator.result(MODEL, "int16x8", first), evaluator.result(MODEL, "int16x8", second)
     assert reused is done and done["eval_device"] == first
-    mt = ws.evaluate(MODEL, "int16x8", "xnnpack-mt")  # more threads, other kernels: its own evaluation
+    mt = evaluator.result(MODEL, "int16x8", "xnnpack-mt")  # more threads, other kernels: its own evaluation
     assert mt["eval_device"] == ("xnnpack-mt" if runtime.get("xnnpack-mt").num_threads > 1 else first)
-    float_runs = [ws.evaluate(MODEL, "float32", d) for d in (first, second)]
+    float_runs = [evaluator.result(MODEL, "float32", d) for d in (first, second)]
     assert [r["eval_device"] for r in float_runs] == [first, second]  # XNNPACK vs built-in kernels

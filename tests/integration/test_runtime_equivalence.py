@@ -23,7 +23,10 @@ from qbench.errors import NotApplicable
 from qbench import modes, runtime
 
 MODEL = "mnist_cnn"
-SAMPLES = 300
+#: both built-in models: MNIST over every mode and 300 digits; the scenes model over the default modes (those the
+#: default run builds anyway) and 4 frames (one 256x512 frame is ~0.1 s per runtime, and 130k outputs per frame)
+CASES = [("mnist_cnn", m, 300) for m, mode in modes.MODES.items() if mode.base is None] + \
+    [("deeplab_scenes", m, 4) for m, mode in modes.MODES.items() if mode.default]
 FLOAT_RTOL = 0.0  # see the module docstring: same kernels, same order, measured identical
 PAIRS = [(d.id, d.twin) for d in runtime.DEVICES.values() if d.runtime == "compiled_model" and d.twin]
 
@@ -38,24 +41,24 @@ def test_every_compiled_model_cpu_device_has_a_twin():
     assert sorted(cpu) == sorted(cm for cm, _ in PAIRS) and len(cpu) >= 4
 
 
-@pytest.mark.parametrize("mode", [m for m, mode in modes.MODES.items() if mode.base is None])  # +budget: same ops
+@pytest.mark.parametrize("model, mode, samples", CASES)  # +budget modes: the same ops as their lossy mode's
 @pytest.mark.parametrize("cm_device, twin", PAIRS)
-def test_compiled_model_matches_its_interpreter_twin(qbench, mode, cm_device, twin):
-    x = qbench.eval_set(MODEL).x[:SAMPLES]
+def test_compiled_model_matches_its_interpreter_twin(qbench, model, mode, samples, cm_device, twin):
+    x = qbench.artifacts.eval_set(model).x[:samples]
     try:
-        qbench.tflite(MODEL, mode)
+        qbench.artifacts.tflite(model, mode)
     except NotApplicable as exc:  # ai-edge-quantizer's blockwise int4: MNIST has no dense layer it fits
         pytest.skip(exc.problem)
-    interpreter = qbench.runner(MODEL, mode, twin)
+    interpreter = qbench.evaluator.runner(model, mode, twin)
     if {t.dtype.name for t in (*interpreter.inputs, *interpreter.outputs)} & {"int16", "int64"}:
         with pytest.raises(NotApplicable, match="TensorBuffers take no int16"):  # AEQ's int16 I/O
-            qbench.runner(MODEL, mode, cm_device)
+            qbench.evaluator.runner(model, mode, cm_device)
         return
-    cm = qbench.runner(MODEL, mode, cm_device)
+    cm = qbench.evaluator.runner(model, mode, cm_device)
     assert cm.inputs == interpreter.inputs and cm.outputs == interpreter.outputs
     got, want = _raw_outputs(cm, x), _raw_outputs(interpreter, x)
     for g, w in zip(got, want, strict=True):
-        assert g.dtype == w.dtype and g.shape == w.shape == (SAMPLES, *cm.outputs[0].shape)
+        assert g.dtype == w.dtype and g.shape == w.shape == (samples, *cm.outputs[0].shape)
         if modes.get(mode).calibrated:  # integer modes
             np.testing.assert_array_equal(g, w)
         else:
@@ -68,8 +71,8 @@ def test_compiled_model_matches_its_interpreter_twin(qbench, mode, cm_device, tw
 def test_compiled_model_devices_share_evaluations_among_themselves(qbench, mode):
     """cm-reference runs the built-in kernels (LiteRT 2.3.0), and XNNPACK takes no int16x8 op: both compute
     what cm-builtin computes. Interpreter devices evaluate in batches and keep their own evaluations."""
-    builtin = qbench.evaluate(MODEL, mode, "cm-builtin")
-    assert qbench.evaluate(MODEL, mode, "cm-reference") is builtin
-    assert (qbench.evaluate(MODEL, mode, "cm-xnnpack") is builtin) == (mode == "int16x8")
-    assert qbench.evaluate(MODEL, mode, "builtin") is not builtin
-    assert qbench.evaluate(MODEL, mode, "builtin")["accuracy"] == pytest.approx(builtin["accuracy"], abs=2e-4)
+    builtin = qbench.evaluator.result(MODEL, mode, "cm-builtin")
+    assert qbench.evaluator.result(MODEL, mode, "cm-reference") is builtin
+    assert (qbench.evaluator.result(MODEL, mode, "cm-xnnpack") is builtin) == (mode == "int16x8")
+    assert qbench.evaluator.result(MODEL, mode, "builtin") is not builtin
+    assert qbench.evaluator.result(MODEL, mode, "builtin")["accuracy"] == pytest.approx(builtin["accuracy"], abs=2e-4)

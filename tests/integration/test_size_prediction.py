@@ -8,14 +8,14 @@ CONV_W, CONV_B, DENSE_W, DENSE_B = 12 * 3 * 3 * 1, 12, 10 * 13 * 13 * 12, 10
 
 
 def test_finds_the_thesis_models_weights(qbench):
-    ops = weighted_ops(qbench.tflite("mnist_cnn", "float32").path)
+    ops = weighted_ops(qbench.artifacts.tflite("mnist_cnn", "float32").path)
     assert [(o.opcode, o.weights, o.biases, o.channels) for o in ops] == [
         ("CONV_2D", CONV_W, CONV_B, 12), ("FULLY_CONNECTED", DENSE_W, DENSE_B, 10)]
 
 
 def test_each_mode_saves_what_its_storage_rules_say(qbench):
     """Hand-derived from the architecture and TFLite's storage rules (not from a run), per mode."""
-    ref = qbench.tflite("mnist_cnn", "float32")
+    ref = qbench.artifacts.tflite("mnist_cnn", "float32")
 
     def saved(mode: str) -> int:
         return ref.bytes - predicted_bytes(ref.path, modes.get(mode))

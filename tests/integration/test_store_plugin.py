@@ -19,7 +19,7 @@ FAST = ("--qbench-models=mnist_cnn", "--qbench-modes", "float32,int8", "--qbench
 def suite(pytester, qbench, monkeypatch):
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # else pytest-benchmark disables itself in the child
     for mode in ("float32", "int8"):
-        qbench.tflite("mnist_cnn", mode)  # warm the cache this run uses
+        qbench.artifacts.tflite("mnist_cnn", mode)  # warm the cache this run uses
     pytester.makeconftest('pytest_plugins = ["qbench.plugin"]')
     pytester.makeini("[pytest]\n")
     pytester.copy_example(str(BENCHMARKS / "test_latency.py"))

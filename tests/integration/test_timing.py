@@ -21,7 +21,7 @@ def run(pytester, qbench, monkeypatch):
     pytester.makeini("[pytest]\n")
     pytester.copy_example(str(BENCHMARKS / "test_latency.py"))
     for mode in MODES:
-        qbench.tflite("mnist_cnn", mode)
+        qbench.artifacts.tflite("mnist_cnn", mode)
 
     def go(name: str, *args: str):
         out = pytester.path / f"{name}.json"

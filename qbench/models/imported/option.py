@@ -5,7 +5,7 @@ Syntax (one model per option; repeat the option for more)::
     ID        the model's id in test ids and results: letters, digits and _ . - (not a built-in id)
     PATH      the model file; a SavedModel is its directory. PATH may contain commas, but not ",word=".
     dataset=  what it is evaluated and calibrated on (required): mnist | cityscapes | idx:DIR | npz:FILE |
-              images:DIR | masks:DIR | inputs:DIR|FILE (qbench.data.registry; README: Bring your own model)
+              images:DIR | masks:DIR | inputs:DIR|FILE (qbench.data.DATASETS; README: Bring your own model)
     format=   keras | saved_model | frozen_graph | tflite (default: recognised from the file)
     task=     classification | segmentation | fidelity (default: the dataset's; fidelity fits any dataset)
     inputs=   frozen graphs: the input array, e.g. sub_7 (required for frozen graphs)
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from qbench.data.registry import choices
+from qbench.data import choices
 from qbench.errors import QbenchError
 from qbench.models.imported.spec import ImportedModel
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qbench import tasks
 from qbench.errors import QbenchError
+from qbench.models.base import ModelContext
 from qbench.models.fitted import DataFitted
 from qbench.models.imported.formats import content_sha256, detect_format, file_stamp, pack_saved_model
 from qbench.tflite_file import TfliteModel
 
-if TYPE_CHECKING:
-    from qbench.workspace import Workspace
 
 class ImportedModel(DataFitted):
     """See the module docstring; ``qbench.models.imported.option`` parses the command-line form."""
@@ -88,19 +87,19 @@ class ImportedModel(DataFitted):
             self._sha = (stamp, content_sha256(self.path))
         return self._sha[1]
 
-    def key_parts(self, ws: Workspace) -> dict[str, Any]:
+    def key_parts(self, ctx: ModelContext) -> dict[str, Any]:
         return {
             "model": self.id,
             "imported": self.format,
             "sha256": self.sha256(),
             "dataset": self.data_kind.id,
-            "calibration_data": None if self.format == "tflite" else self.data(ws).digest,
+            "calibration_data": None if self.format == "tflite" else self.data(ctx).digest,
             "input_shape": self.input_shape,
             "input_range": self.input_range,
         }
 
     # build -------------------------------------------------------------------------------------------------
-    def build_source(self, ws: Workspace, path: Path) -> dict[str, Any]:
+    def build_source(self, ctx: ModelContext, path: Path) -> dict[str, Any]:
         if self.format == "frozen_graph":
             from qbench.models.imported.frozen_graph import check_frozen_graph
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qbench.cache import atomic_file, write_json_atomic
 from qbench.errors import QbenchError
-from qbench.explain.layers import Explanation, Layer, TOP_K, snr_text
+from qbench.repair.layers import Explanation, Layer, TOP_K, snr_text
 from qbench.report.tables import markdown_table
+
+if TYPE_CHECKING:
+    from qbench.repair.explainer import Explainer
 
 FOLDER = "explain"
 
@@ -61,17 +65,17 @@ def _label(table: Explanation, tensor: str) -> str:
     return found.label if found else tensor
 
 
-def write(ws, model_id: str, mode_id: str, out: Path, device: str, samples: int, k: int = TOP_K) -> Written:
-    from qbench.explain.cached import explanation
-    from qbench.explain.figure import draw
+def write(explainer: Explainer, kept: dict[str, str] | None, model_id: str, mode_id: str, out: Path, device: str,
+          samples: int, k: int = TOP_K) -> Written:
+    """``qbench explain``'s files; ``kept``: the layers a +budget artifact kept wider (its manifest's)."""
+    from qbench.repair.figure import draw
 
-    table = explanation(ws, model_id, mode_id, device, samples)
+    table = explainer.explanation(model_id, mode_id, device, samples)
     folder = Path(out) / FOLDER
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise QbenchError(f"cannot create {folder}: {exc.strerror or exc}", "choose another --out folder") from None
-    kept = ws.tflite(model_id, mode_id).manifest.get("kept_layers")
     markdown = to_markdown(table, k, kept)
     name = stem(model_id, mode_id)
     paths = folder / f"{name}.md", folder / f"{name}.json", folder / f"{name}.png"

@@ -1,15 +1,10 @@
-"""Every option the suite has, gathered from where each is declared; the settings a run works with.
-
-The general options live here; datasets and built-in models declare theirs beside their code (``OPTIONS``) and
-are collected through their registries. ``qbench.plugin`` and ``qbench.cli`` build their flags from ``declared()``.
-"""
+"""The general options of a run (``qbench.config`` gathers them with every dataset kind's and model's)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
 
 from qbench.errors import QbenchError
-from qbench.options import RUN, Option, Settings, positive_int
+from qbench.config.options import RUN, Option, positive_int
 
 #: Options of the suite as a whole; models and datasets declare theirs in their own modules.
 GENERAL: tuple[Option, ...] = (
@@ -77,28 +72,3 @@ def parse_targets(text: str) -> dict[str, float]:
     if not targets:
         raise QbenchError("--budget-target is empty", "give e.g. segmentation=0.99")
     return targets
-
-
-def declared() -> tuple[Option, ...]:
-    """Every option: the general ones, then each dataset kind's and each built-in model's (no duplicates)."""
-    from qbench.data import registry as datasets
-    from qbench.models import registry as models
-
-    found: dict[str, Option] = {}
-    for option in (*GENERAL, *datasets.options(), *models.options()):
-        if found.setdefault(option.name, option) is not option:
-            raise QbenchError(f"option --{option.name} is declared twice", "give each option its own name")
-    return tuple(found.values())
-
-
-def for_stage(stage: str) -> tuple[Option, ...]:
-    return tuple(o for o in declared() if stage in o.stages)
-
-
-def parse(raw: Callable[[Option], Any]) -> Settings:
-    return Settings.parse(declared(), raw)
-
-
-def defaults(**given: Any) -> Settings:
-    """Every option at its default (environment) value, with ``given`` (dest=value: text or parsed) on top."""
-    return Settings.defaults(declared(), **given)

@@ -7,7 +7,7 @@ identical):
   up to here (what ai-edge-quantizer's ``Quantizer.validate`` reports per tensor). Later layers inherit every
   earlier layer's error, so ranking by it would blame the network's last layers for everything.
 - ``added_snr_db``: the layer's output against its float32 *twin* -- the float32 layer run on the same (quantized
-  model's) input (``qbench.explain.twins``; TensorFlow's QuantizationDebugger measures the same with NumericVerify
+  model's) input (``qbench.repair.twins``; TensorFlow's QuantizationDebugger measures the same with NumericVerify
   ops), i.e. the error this layer adds. It is taken per output channel: the mean channel's error energy against
   the *median* channel's signal energy. Against the total energy, a channel whose values are orders of magnitude
   larger than the others' (an activation outlier) would hide the others' loss; against each channel's own signal,

@@ -14,7 +14,7 @@ from typing import IO, Mapping
 
 from matplotlib.figure import Figure
 
-from qbench.explain.layers import Explanation, TOP_K
+from qbench.repair.layers import Explanation, TOP_K
 from qbench.metrics import SNR_CAP_DB
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000", "#999999")

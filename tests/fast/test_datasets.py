@@ -11,16 +11,18 @@ from PIL import Image
 
 import byo
 from qbench.cache import Cache
-from qbench.data import registry
+from qbench import config
+from qbench import data as registry
 from qbench.data.base import seeded_split
 from qbench.data.preprocess import check_class_ids, fit_inputs, fit_masks, scale_pixels
 from qbench.errors import QbenchError
-from qbench.workspace import Workspace
+from qbench.pipeline.datasets import Datasets
 
 
 @pytest.fixture
 def ws(tmp_path):
-    return Workspace(Cache(tmp_path / "cache"))
+    """What a dataset kind receives: the settings and a cache."""
+    return Datasets(config.defaults(), Cache(tmp_path / "cache"))
 
 
 def load(ws, text):

@@ -1,6 +1,6 @@
 """Budgeted mixed precision: keep the fewest worst layers of a lossy mode at higher precision until it meets the budget.
 
-Greedy, by the per-layer error ``qbench.explain`` measures: while the model misses its quality budget on the
+Greedy, by the per-layer error ``qbench.repair`` measures: while the model misses its quality budget on the
 evaluation set, explain the current model and raise the quantized layer that adds the most error (lowest
 ``added_snr_db``) one step along its mode's ``keep`` precisions (int4 -> int8 -> float, or int8 -> float); rebuild,
 evaluate. A step must pay for itself: if the raised layer does not improve quality (errors of several layers can
@@ -25,28 +25,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from qbench import modes, progress, quantizers
+from qbench import modes, progress
 from qbench.errors import NotApplicable
-from qbench.explain.cached import REFERENCE_MODE, SAMPLES, explanation, float_model, samples_of
-from qbench.explain.compare import compare
-from qbench.explain.layers import short_label
 from qbench.measure import evaluate
+from qbench.modes import REFERENCE_MODE
+from qbench.repair.compare import compare
+from qbench.repair.explainer import SAMPLES
+from qbench.repair.layers import short_label
 from qbench.runtime import get, open_runner
 from qbench.tasks.base import Budget, Task
 
 if TYPE_CHECKING:
+    from qbench.config.options import Settings
     from qbench.modes import Mode
-    from qbench.workspace import Workspace
+    from qbench.repair.inputs import RepairInputs
 
 SEARCH_DEVICES = ("xnnpack", "builtin")  # both kernel families the matrix runs quickly; each must meet the budget
 NOT_KEPT = frozenset({"QUANTIZE", "DEQUANTIZE"})  # the mode's own conversions, not layers
 TRIALS = 3  # layers tried per step, worst first, until one improves quality
 
 
-def task_for(ws: Workspace, model_id: str, family: str) -> Task:
+def task_for(task: Task, settings: Settings, family: str) -> Task:
     """The model's task, with the budget of ``family`` replaced by ``--qbench-budget-target`` when it names the task."""
-    task = ws.task(model_id)
-    targets = ws.settings.get("budget_target") or {}
+    targets = settings.get("budget_target") or {}
     target = targets.get(task.id, targets.get("*"))
     if target is None:
         return task
@@ -55,8 +56,8 @@ def task_for(ws: Workspace, model_id: str, family: str) -> Task:
     return changed
 
 
-def target_of(ws: Workspace, model_id: str, family: str) -> float:
-    return task_for(ws, model_id, family).budget_for(family).budget
+def target_of(task: Task, settings: Settings, family: str) -> float:
+    return task_for(task, settings, family).budget_for(family).budget
 
 
 @dataclass
@@ -82,19 +83,16 @@ class Step:
 class Search:
     """One search; ``run`` returns the chosen model's bytes."""
 
-    ws: Workspace
-    model_id: str
+    inputs: RepairInputs
     mode: Mode
     steps: list[Step] = field(default_factory=list)
     budget: str = ""
 
     def run(self) -> bytes:
-        ws, model_id, base = self.ws, self.model_id, modes.get(self.mode.base)
-        task = task_for(ws, model_id, base.family)
-        data = ws.eval_set(model_id)
-        batch = ws.model(model_id).eval_batch
-        floors = ws.model(model_id).floors_for(ws)
-        references = {d: evaluate(open_runner(ws.tflite(model_id, REFERENCE_MODE).path, get(d)), data, task, batch)
+        inputs, model_id, base = self.inputs, self.inputs.model_id, modes.get(self.mode.base)
+        task = task_for(inputs.task, inputs.settings, base.family)
+        data, batch, floors = inputs.eval_set(), inputs.eval_batch, inputs.floors
+        references = {d: evaluate(open_runner(inputs.artifact(REFERENCE_MODE).path, get(d)), data, task, batch)
                       for d in SEARCH_DEVICES}
 
         def judge(kept: dict[str, str], changed: str | None, path: Path, start: float) -> Step:
@@ -107,14 +105,13 @@ class Search:
                 self.budget = verdict.budget
             return Step(dict(kept), changed, path.stat().st_size, quality, met, time.perf_counter() - start)
 
-        artifact = ws.tflite(model_id, base.id)
+        artifact = inputs.artifact(base.id)
         self.steps.append(current := judge({}, None, artifact.path, time.perf_counter()))
         if current.within_budget:
             return artifact.path.read_bytes()
-        backend = quantizers.get(base.backend)
-        reference, inputs = float_model(ws, model_id, base.id), samples_of(ws, model_id)
-        with backend.keeper(ws, model_id, base) as keep, tempfile.TemporaryDirectory(prefix="qbench-budget-") as tmp:
-            table = explanation(ws, model_id, base.id)  # the lossy mode's own, cached for `qbench explain` too
+        reference, samples = inputs.reference_bytes(base.id), data.x[:SAMPLES]
+        with inputs.keeper(base) as keep, tempfile.TemporaryDirectory(prefix="qbench-budget-") as tmp:
+            table = inputs.explanation(base.id)  # the lossy mode's own, cached for `qbench explain` too
             while True:
                 candidates = self._candidates(table, base, current.kept)
                 if not candidates:
@@ -143,7 +140,7 @@ class Search:
                 step.accepted, current = True, step
                 if current.within_budget:
                     return path.read_bytes()
-                table = compare(reference, path, inputs, model=model_id, mode=self.mode.id)
+                table = compare(reference, path, samples, model=model_id, mode=self.mode.id)
 
     def _candidates(self, table, base: Mode, kept: Mapping[str, str]) -> list[str]:
         """The quantized layers that can still be raised a step, the one adding the most error first."""

@@ -1,10 +1,10 @@
-"""Settings declared once, beside what needs them; the pytest plugin and the ``qbench`` CLI build their flags here.
+"""What a setting is (``Option``) and the parsed values of a run (``Settings``).
 
-A model or dataset that needs a setting (the segmentation frame size, a Cityscapes folder) declares an
-``Option`` in its own module (``OPTIONS = (...)``). ``qbench.settings.declared()`` gathers them with the general
-ones; ``qbench.plugin`` turns each into ``--qbench-NAME`` and ``qbench build`` into ``--NAME``, so the two faces
-cannot drift apart. Values arrive as text and are parsed and checked once, up front, into a ``Settings`` object that
-the Workspace carries: a bad value is one usage error before anything is built, never a failure per case.
+A model or dataset that needs a setting (the segmentation frame size, a Cityscapes folder) declares an ``Option``
+beside its code (its ``options``); ``qbench.config.declared()`` gathers them with the general ones and the gate's,
+and ``qbench.config.add_flags`` turns any of them into command-line flags for pytest (``--qbench-NAME``) and for
+the ``qbench`` CLI (``--NAME``), so the faces cannot drift apart. Values arrive as text and are parsed and checked
+once, up front, into ``Settings``: a bad value is one usage error before anything is built, never a failure per case.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Option:
     repeat: bool = False  # may be given several times (a list of values)
     flag: bool = False  # takes no value (true when given)
     stages: frozenset[str] = field(default=frozenset({BUILD, RUN}))
+    choices: tuple[str, ...] | None = None  # the only values it takes (the command line lists them)
 
     @property
     def dest(self) -> str:
@@ -48,6 +49,9 @@ class Option:
         return self._one(raw)
 
     def _one(self, raw: Any) -> Any:
+        if self.choices is not None and str(raw) not in self.choices:
+            raise QbenchError(f"--{self.name} {raw!r} is not one of {', '.join(self.choices)}",
+                              f"give --{self.name} {'|'.join(self.choices)}")
         return self.parse(str(raw)) if self.parse else raw
 
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from qbench import runtime
 from qbench.errors import QbenchError
-from qbench.explain.layers import Explanation, Layer, channel_snr, common_prefix, short_label, snr_from_energy
-from qbench.explain.twins import counterparts, instrument
+from qbench.repair.layers import Explanation, Layer, channel_snr, common_prefix, short_label, snr_from_energy
+from qbench.repair.twins import counterparts, instrument
 from qbench.runtime.tapped import TappedInterpreter
 from qbench.tflite_file import TfliteModel
 
@@ -47,7 +47,7 @@ def compare(float_model: Path | bytes, quantized_path: Path, samples: np.ndarray
             *, model: str = "", mode: str = "", float_sha256: str = "", quantized_sha256: str = "") -> Explanation:
     """Every op of the quantized model against float32 on ``samples`` (already fitted to the model's input):
     its output against the float32 model's tensor of the same name (accumulated error) and against its float32
-    twin on the same input (the error it adds; ``qbench.explain.twins``). ``float_model``: the float model the mode
+    twin on the same input (the error it adds; ``qbench.repair.twins``). ``float_model``: the float model the mode
     started from (its file or bytes; for ai-edge-quantizer modes the normalized one, with float16 weights expanded)."""
     resolver = resolver_for(device)
     float_data = float_model if isinstance(float_model, bytes) else Path(float_model).read_bytes()
