@@ -64,9 +64,38 @@ class Data:
     #: the training split (raw samples and labels), read when a model trains on it; None: the kind has none
     training: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # whatever kind read them: a NaN in a calibration set segfaults TFLiteConverter, one in the evaluated
+        # samples makes every quality figure NaN
+        require_finite(self.calibration, "the calibration samples", self.origin)
+        require_finite(self.eval_x, "the evaluated samples", self.origin)
+
     @property
     def num_classes(self) -> int | None:
         return len(self.class_names) or None
+
+
+FINITE_FIX = ("drop or repair those samples before qbench reads them (e.g. keep x[np.isfinite(x).reshape(len(x), -1)"
+              ".all(axis=1)] with its labels); a NaN crashes TFLiteConverter's calibration and makes every score NaN")
+
+
+def require_finite(x: np.ndarray | None, name: str, where: str, fix: str = FINITE_FIX) -> None:
+    """Refuse NaN or infinite values in ``x`` (samples along axis 0), naming ``name`` in ``where``, the first
+    offending sample and how many there are."""
+    if x is None or np.asarray(x).dtype.kind not in "fc" or len(x) == 0:
+        return
+    bad: list[int] = []
+    step = max(1, (1 << 24) // max(1, int(np.prod(x.shape[1:], dtype=np.int64))))  # ~16M values at a time
+    for start in range(0, len(x), step):
+        chunk = np.asarray(x[start:start + step]).reshape(min(step, len(x) - start), -1)
+        bad += (start + np.flatnonzero(~np.isfinite(chunk).all(axis=1))).tolist()
+    if bad:
+        first = np.asarray(x[bad[0]]).ravel()
+        kinds = " and ".join(k for k, hit in (("NaN", np.isnan(first).any()), ("infinite", np.isinf(first).any()))
+                             if hit)
+        at = int(np.flatnonzero(~np.isfinite(first))[0])
+        raise QbenchError(f"{where}: {kinds} values in {name}, first in sample {bad[0]} (its value #{at}"
+                          + (f"; {len(bad)} samples in all" if len(bad) > 1 else "") + ")", fix)
 
 
 class DataContext(Protocol):

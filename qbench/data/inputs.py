@@ -11,16 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qbench.data.base import (
-    DATASETS,
-    SEEDED_SPLIT_RULE,
-    Data,
-    DatasetKind,
-    digest_files,
-    image_files,
-    seeded_split,
-    stack_images,
-)
+from qbench.data.base import (DATASETS, SEEDED_SPLIT_RULE, Data, DatasetKind, digest_files, image_files,
+                              require_finite, seeded_split, stack_images)
 from qbench.data.npz import read_npz
 from qbench.errors import QbenchError
 
@@ -77,6 +69,8 @@ class InputsKind(DatasetKind):
             raise QbenchError(f"{path} has arrays {', '.join(sorted(arrays)) or 'none'}; which are the inputs?",
                               "name the inputs x (and the calibration set calibration)")
         x = arrays[key]
+        for name in (key, "calibration"):
+            require_finite(arrays.get(name), f"array {name}", str(path))
         if x.dtype.kind not in "uif" or x.ndim < 2:
             raise QbenchError(f"{path}: {key} is {x.dtype}{list(x.shape)}, not a batch of numeric inputs",
                               "store N inputs as one uint8 or float32 array of shape (N, ...)")

@@ -14,7 +14,7 @@ import zipfile
 import numpy as np
 
 from qbench.data.base import (DATASETS, SEEDED_SPLIT_RULE, TRAIN_TEST_RULE, Data, DatasetKind, calibration_pick,
-                              digest_files, seeded_split)
+                              digest_files, require_finite, seeded_split)
 from qbench.errors import QbenchError
 
 LAYOUT = "an .npz with arrays x_train, y_train, x_test, y_test (or x, y), e.g. np.savez(FILE, x=..., y=...)"
@@ -50,6 +50,8 @@ class NpzKind(DatasetKind):
 
     def load(self, path, ctx, fit=None) -> Data:
         arrays = read_npz(path)
+        for name in ("x_train", "y_train", "x_test", "y_test", "x", "y"):  # all of them, not just those sampled
+            require_finite(arrays.get(name), f"array {name}", str(path))
         if "x_test" in arrays or "x_train" in arrays:
             x_train, _ = _pair(arrays, "x_train", "y_train", path)
             x_test, y_test = _pair(arrays, "x_test", "y_test", path)

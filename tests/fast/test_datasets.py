@@ -103,6 +103,43 @@ def test_bad_npz_is_one_error(ws, tmp_path, arrays, problem):
     assert "bad.npz" in exc.value.problem and exc.value.fix
 
 
+def _poisoned(n: int, sample: int, value: float, shape=(6, 6)) -> np.ndarray:
+    x = np.random.default_rng(0).random((n, *shape)).astype(np.float32)
+    x[sample].flat[7] = value
+    return x
+
+
+@pytest.mark.parametrize("arrays, named", [
+    (lambda: dict(x_train=_poisoned(300, 213, np.nan), y_train=np.arange(300) % 10,
+                  x_test=_poisoned(50, 0, 0.5), y_test=np.arange(50) % 10),
+     "NaN values in array x_train, first in sample 213 (its value #7)"),
+    (lambda: dict(x=_poisoned(80, 5, np.inf), y=np.arange(80) % 10), "infinite values in array x, first in sample 5"),
+    (lambda: dict(x=_poisoned(80, 1, 0.5), y=np.where(np.arange(80) == 9, np.nan, np.arange(80) % 10)),
+     "NaN values in array y, first in sample 9"),
+])
+def test_nan_or_inf_anywhere_in_an_npz_is_one_error_naming_array_and_sample(ws, tmp_path, arrays, named):
+    """Even in training samples calibration does not pick: the whole file is the user's data (a NaN in one pixel
+    of x_train segfaulted TFLiteConverter's int8 calibration)."""
+    np.savez(tmp_path / "poisoned.npz", **arrays())
+    with pytest.raises(QbenchError) as exc:
+        load(ws, f"npz:{tmp_path / 'poisoned.npz'}")
+    assert exc.value.problem == f"{tmp_path / 'poisoned.npz'}: {named}" or named in exc.value.problem
+    assert str(tmp_path / "poisoned.npz") in exc.value.problem and "drop or repair" in exc.value.fix
+
+
+def test_nan_in_unlabelled_inputs_and_in_any_kinds_calibration_is_refused(ws, tmp_path):
+    np.savez(tmp_path / "inputs.npz", x=_poisoned(40, 3, np.nan))
+    with pytest.raises(QbenchError, match="NaN values in array x, first in sample 3"):
+        load(ws, f"inputs:{tmp_path / 'inputs.npz'}")
+    from qbench.data.base import Data
+
+    with pytest.raises(QbenchError, match=r"a kind: NaN values in the calibration samples, first in sample 2 \(its "
+                                          r"value #7; 2 samples in all\)"):
+        x = _poisoned(5, 2, np.nan)
+        x[4, 0] = np.nan
+        Data(origin="a kind", calibration=x, eval_x=np.zeros((3, 6, 6), np.float32), eval_y=None, digest="d")
+
+
 def test_not_an_npz(ws, tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken")
     with pytest.raises(QbenchError, match="bad.npz is not a readable .npz"):

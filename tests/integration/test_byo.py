@@ -161,7 +161,7 @@ def _no_partial_entries(cache: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["truncated-idx", "labels-not-ids", "too-few-classes", "unshapeable-inputs",
-                                  "truncated-tflite"])
+                                  "truncated-tflite", "nan-in-x_train"])
 def test_bad_user_data_is_one_usage_error_before_any_case(pytester, suite, user, tmp_path, case):
     if case == "truncated-idx":
         broken = shutil.copytree(user.idx, tmp_path / "idx")
@@ -173,6 +173,14 @@ def test_bad_user_data_is_one_usage_error_before_any_case(pytester, suite, user,
         x, y = byo.bars(50, 3)
         np.savez(path, x=x, y=np.eye(10, dtype=np.uint8)[y])
         model, named, fix = f"{user.classifier},dataset=npz:{path}", str(path), "give integer class ids"
+    elif case == "nan-in-x_train":  # one pixel of one training sample: TFLiteConverter's int8 calibration segfaulted
+        path = tmp_path / "nan.npz"
+        x, y = byo.bars(300, 7)
+        x = x.astype(np.float32) / 255
+        x[123, 4, 5] = np.nan
+        np.savez(path, x_train=x[:250], y_train=y[:250], x_test=x[250:], y_test=y[250:])
+        model, named, fix = f"{user.classifier},dataset=npz:{path}", f"{path}: NaN values in array x_train, first in " \
+            "sample 123", "drop or repair those samples"
     elif case == "too-few-classes":
         x, y = byo.bars(60, 4)
         keep = y < 3
