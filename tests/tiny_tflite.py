@@ -118,10 +118,11 @@ def unknown_custom_op() -> bytes:
     return build(Graph(tensors=[T("x"), T("y")], ops=[Op("QbenchNoSuchOp", [0], [1])], inputs=[0], outputs=[1]))
 
 
-def dense(units: int, per_tensor: bool = True) -> bytes:
-    """float x (1, 4) -> FULLY_CONNECTED with int8 weights (units, 4), per-tensor (one scale) or per-channel."""
+def dense(units: int, per_tensor: bool = True, scales: list[float] | None = None) -> bytes:
+    """float x (1, 4) -> FULLY_CONNECTED with int8 weights (units, 4), per-tensor (one scale) or per-channel
+    (``scales``, or 0.01 * (channel + 1))."""
     i8 = s.TensorType.INT8
-    scale = 0.01 if per_tensor else [0.01 * (u + 1) for u in range(units)]
+    scale = 0.01 if per_tensor else scales or [0.01 * (u + 1) for u in range(units)]
     return build(Graph(
         tensors=[T("x"), T("w", i8, (units, 4), scale, data=bytes(range(1, 4 * units + 1))), T("y", shape=(1, units))],
         ops=[Op(s.BuiltinOperator.FULLY_CONNECTED, [0, 1, -1], [2])], inputs=[0], outputs=[2],
@@ -142,3 +143,14 @@ def dense_float(inputs: int = 784, units: int = 4, seed: int = 0) -> bytes:
         ops=[Op(s.BuiltinOperator.FULLY_CONNECTED, [0, 1, 2], [3])], inputs=[0], outputs=[3],
         signature_outputs=[("y", 3)],
     ))
+
+
+def zero_channel_dense(units: int = 4) -> bytes:
+    """float x (1, 4) -> FULLY_CONNECTED with int8 per-channel weights whose channel 1 is all zeros -> (1, units)."""
+    weights = bytearray(range(1, 4 * units + 1))
+    weights[4:8] = bytes(4)
+    i8 = s.TensorType.INT8
+    return build(Graph(
+        tensors=[T("x"), T("w", i8, (units, 4), [0.01 * (u + 1) for u in range(units)], data=bytes(weights)),
+                 T("y", shape=(1, units))],
+        ops=[Op(s.BuiltinOperator.FULLY_CONNECTED, [0, 1, -1], [2])], inputs=[0], outputs=[2]))

@@ -74,7 +74,7 @@ class CompiledModelRunner(Runner):
             invalid = model_file.problem(self.path)
         if invalid is not None:
             raise QbenchError(
-                f"{what} ({self.path}) is not a loadable TFLite model on device {device.id!r}: {invalid}"
+                f"{what} ({self.path}) is not a complete TFLite model: {invalid}"
                 + "".join(f"\n  LiteRT: {p}" for p in log.problems()),
                 "rebuild it (`qbench build`, or delete the cache entry) or check that the file is a complete .tflite",
             )
@@ -96,14 +96,10 @@ class CompiledModelRunner(Runner):
                 failure = "; ".join(filter(None, (quiet.tidy(line.lstrip("└ ")) for line in str(exc).splitlines())))
             else:
                 failure = None
-        if failure is not None:
-            raise QbenchError(
-                f"{what} ({self.path}) does not compile with LiteRT's CompiledModel on device "
-                f"{device.id!r} ({device.description}): {failure}"
-                + "".join(f"\n  LiteRT: {p}" for p in log.problems(ignore=accelerators.unrelated(device.accelerator))),
-                f"check that the file is a complete .tflite (`qbench build` rebuilds it); if it loads on the "
-                f"Interpreter devices, leave {device.id} out with --qbench-devices (QBENCH_LITERT_LOG=1 shows LiteRT's log)",
-            )
+        if failure is not None:  # a complete file it refuses: the mode does not apply on this device (a skip)
+            raise model_file.refusal(
+                self.path, device, what, f"CompiledModel does not compile it: {failure}",
+                "".join(f"\n  LiteRT: {p}" for p in log.problems(ignore=accelerators.unrelated(device.accelerator))))
         self.init_s = time.perf_counter() - start
         self._outputs = outputs  # subgraph order, as the Interpreter lists them; _order maps to the buffers
         self._sizes = [int(np.prod(o.shape, dtype=np.int64)) for o in self._outputs]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from qbench.errors import QbenchError
+from qbench.runtime import model_file
 from qbench.runtime import quiet
 from qbench.runtime.device import Device
 from qbench.runtime.runner import RUNTIMES, Runner, TensorInfo, quant_params
@@ -63,11 +64,8 @@ class InterpreterRunner(Runner):
             else:
                 failure = None
         if failure is not None:
-            raise QbenchError(
-                f"{label or self.path.name} ({self.path}) is not a loadable TFLite model on device {device.id!r}: "
-                f"{failure}" + "".join(f"\n  LiteRT: {p}" for p in log.problems()),
-                "rebuild it (`qbench build`, or delete the cache entry) or check that the file is a complete .tflite",
-            )
+            raise model_file.refusal(self.path, device, label or self.path.name, quiet.tidy_joined(failure),
+                                     "".join(f"\n  LiteRT: {p}" for p in log.problems()))
         self.init_s = time.perf_counter() - start
         self._details()
         self.batch_size = 1

@@ -59,3 +59,53 @@ def io_tensors(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
     graph, dtypes = model.Subgraphs(0), _dtype_table(schema)
     return ([_tensor_info(graph, int(i), dtypes) for i in graph.InputsAsNumpy()],
             [_tensor_info(graph, int(i), dtypes) for i in graph.OutputsAsNumpy()])
+
+
+def zero_scales(path: Path) -> list[str]:
+    """The quantized tensors whose stored scale is 0 somewhere, described ("tensor 77 'name', channel 44" or "...,
+    block 44" for blockwise int4, whose scales are a tensor of their own, possibly stored past the flatbuffer): a
+    quantizer wrote them (a weight block of all zeros, say), and kernels that divide by the scale refuse the file."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    raw = Path(path).read_bytes()
+    model = schema.ModelT.InitFromPackedBuf(raw, 0)
+    found = []
+
+    def describe(i: int, tensor, zeros: np.ndarray, unit: str) -> None:
+        if len(zeros):
+            more = f" and {len(zeros) - 3} more" if len(zeros) > 3 else ""
+            found.append(f"tensor {i} {tensor.name.decode()!r}, {unit} {', '.join(map(str, zeros[:3]))}{more}")
+
+    for graph in model.subgraphs or []:
+        for i, tensor in enumerate(graph.tensors or []):
+            q = tensor.quantization
+            if q is None:
+                continue
+            if q.scale is not None and len(q.scale):
+                describe(i, tensor, np.flatnonzero(np.asarray(q.scale) == 0), "channel")
+            if isinstance(q.details, schema.BlockwiseQuantizationT) and q.details.scales >= 0:
+                scales = graph.tensors[q.details.scales]
+                buffer = model.buffers[scales.buffer]
+                data = bytes(buffer.data) if buffer.data is not None else raw[buffer.offset:buffer.offset + buffer.size]
+                dtype = np.float16 if scales.type == schema.TensorType.FLOAT16 else np.float32
+                describe(i, tensor, np.flatnonzero(np.frombuffer(data, dtype) == 0), "block")
+    return found
+
+
+def refusal(path: Path, device, what: str, message: str, log: str):
+    """The error for a runtime that will not load ``path``: a complete file it refuses is the mode not applying on
+    this device (``NotApplicable``: the case skips with the runtime's words, and what in the file it balks at); an
+    incomplete one is damaged (``QbenchError``: rebuild it)."""
+    from qbench.errors import NotApplicable, QbenchError
+
+    damaged = problem(path)
+    if damaged is not None:
+        return QbenchError(f"{what} ({path}) is not a complete TFLite model: {damaged}{log}",
+                           "rebuild it (`qbench build`, or delete the cache entry); a file of your own: export it again")
+    zeros = zero_scales(path)
+    why = (f"; the file stores a quantization scale of 0 ({'; '.join(zeros[:2])}"
+           f"{f' and {len(zeros) - 2} more tensors' if len(zeros) > 2 else ''}), which its quantizer wrote"
+           if zeros else "")
+    return NotApplicable(f"{device.id} ({device.description}) refuses {what}: {message}{why}{log}",
+                         "measure this mode on a device that loads it (--qbench-devices; the built-in kernels take more "
+                         "files than XNNPACK), or choose another mode")

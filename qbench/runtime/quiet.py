@@ -35,6 +35,13 @@ def tidy(message: str) -> str:
     return _PATH.sub(r"\1", _LOCATION.sub(" ", message)).strip(" .;")
 
 
+def tidy_joined(message: str) -> str:
+    """An Interpreter error, whose reporter joins its lines with nothing between them ("...in XNNPACK
+    delegateunsupported datatype...Node number 1 (...) failed to prepare."), as "; "-separated tidy parts."""
+    parts = re.split(r"(?<=delegate)(?=[A-Za-z])|(?<=[a-z0-9.)])(?=Node number )|\n", message)
+    return "; ".join(filter(None, (tidy(p) for p in parts)))
+
+
 show, showing = chatter.show, chatter.showing  # one switch for every captured log (-v, QBENCH_LITERT_LOG=1)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import tflite_ops
 from qbench import runtime
-from qbench.errors import QbenchError
+from qbench.errors import NotApplicable, QbenchError
 from qbench.measure import evaluate
 from qbench.quantize import QuantParams, quantize
 from qbench.pipeline import open_session
@@ -29,9 +29,9 @@ def test_broken_tflite_is_one_clear_error(qbench, tmp_path, damage, device):
     """Also on the CompiledModel, whose loader alone can crash the process on a truncated file."""
     path = tmp_path / "broken.tflite"
     path.write_bytes(damage(qbench.artifacts.tflite(MODEL, "int8").path.read_bytes()))
-    with pytest.raises(QbenchError, match=f"mnist_cnn int8 .* not a loadable TFLite model on device '{device}'") as exc:
+    with pytest.raises(QbenchError, match="mnist_cnn int8 .* is not a complete TFLite model") as exc:
         runtime.open_runner(path, runtime.get(device), label="mnist_cnn int8")
-    assert "rebuild" in exc.value.fix
+    assert "rebuild" in exc.value.fix and not isinstance(exc.value, NotApplicable)
 
 
 def test_model_that_does_not_compile_names_model_mode_device_and_litert_reason(tmp_path):
@@ -39,7 +39,7 @@ def test_model_that_does_not_compile_names_model_mode_device_and_litert_reason(t
     path.write_bytes(tiny_tflite.unknown_custom_op())
     with pytest.raises(QbenchError) as exc:
         runtime.open_runner(path, runtime.get("cm-xnnpack"), label="tiny float32")
-    assert "tiny float32" in exc.value.problem and "'cm-xnnpack'" in exc.value.problem
+    assert "tiny float32" in exc.value.problem and exc.value.problem.startswith("cm-xnnpack (")
     assert "LiteRT: Encountered unresolved custom op: QbenchNoSuchOp" in exc.value.problem  # from the captured log
     assert "IntelOpenvino" not in exc.value.problem  # another accelerator's chatter is no reason
     assert "--qbench-devices" in exc.value.fix
