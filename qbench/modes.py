@@ -79,6 +79,9 @@ class Mode:
     #: weights; "float": not quantized); () = the mode has no +budget variant
     keep: tuple[str, ...] = ()
     base: str | None = None  # a +budget mode: the lossy mode its search starts from
+    #: the next wider mode a user would pick instead: a +budget search stops once its model is as large as this
+    #: mode's would be (``qbench.repair.search``), and names it
+    wider: str | None = None
     default: bool = False  # in the default selection (the thesis's four modes; --qbench-modes all for every one)
 
     # what qbench.size reads (kept as properties so the size rules stay in one place)
@@ -108,38 +111,41 @@ for _mode in (
          Storage(16, bias_bytes=2, per_channel=False), Contract("float16"), default=True),
     Mode("int8", "full integer int8, uint8 input/output (thesis)", "converter", "int8", True, "8bit",
          INT8_CONV, Contract("int8", granularity="per-channel", activations="int8", io=("uint8", "uint8")),
-         keep=FLOAT, default=True),
+         keep=FLOAT, wider="float16", default=True),
     Mode("int8-float-io", "full integer int8, float input/output", "converter", "int8-float-io", True, "8bit",
-         INT8_CONV, Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT),
+         INT8_CONV, Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT, wider="float16"),
     Mode("int16x8", "int16 activations, int8 weights", "converter", "int16x8", True, "16bit",
          Storage(8, bias_bytes=8, integer_bias=True),
          Contract("int8", granularity="per-channel", activations="int16")),
     # ai-edge-quantizer on the float32 .tflite
     Mode("aeq-dynamic-int8", "AEQ dynamic range: int8 per-channel weights, float activations (dynamic_wi8_afp32)",
          "aeq", "dynamic_wi8_afp32", False, "8bit", Storage(8), Contract("int8", granularity="per-channel"),
-         keep=FLOAT),
+         keep=FLOAT, wider="float32"),
     Mode("aeq-weight-int8", "AEQ weight-only int8, dequantized to float compute (weight_only_wi8_afp32)",
          "aeq", "weight_only_wi8_afp32", False, "8bit", Storage(8),
-         Contract("int8", granularity="per-channel"), keep=FLOAT),
+         Contract("int8", granularity="per-channel"), keep=FLOAT, wider="float32"),
     Mode("aeq-weight-int4", "AEQ weight-only int4 on conv/dense layers (weight_only_wi4_afp32)",
          "aeq", "weight_only_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
-         Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER),
+         Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER, wider="aeq-weight-int8"),
     Mode("aeq-dynamic-int4", "AEQ dynamic range int4 weights on conv/dense layers (dynamic_wi4_afp32)",
          "aeq", "dynamic_wi4_afp32", False, "4bit", Storage(4, ops=CONV_FC),
-         Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER),
+         Contract("int4", ops=CONV_FC, granularity="per-channel"), keep=WIDER, wider="aeq-dynamic-int8"),
     Mode("aeq-int4-block32", "AEQ dynamic int4 dense weights, one scale per 32 (dynamic_wi4b32_afp32)",
          "aeq", "dynamic_wi4b32_afp32", False, "4bit",
          Storage(4, ops=frozenset({"FULLY_CONNECTED"}), per_channel=False, block_size=32),
-         Contract("int4", ops=frozenset({"FULLY_CONNECTED"}), granularity="blockwise"), keep=WIDER),
+         Contract("int4", ops=frozenset({"FULLY_CONNECTED"}), granularity="blockwise"), keep=WIDER,
+         wider="aeq-dynamic-int8"),
     Mode("aeq-int8", "AEQ static int8 activations and weights, int8 input/output (static_wi8_ai8)",
          "aeq", "static_wi8_ai8", True, "8bit", INT8_CONV,
-         Contract("int8", granularity="per-channel", activations="int8", io=("int8", "int8")), keep=FLOAT),
+         Contract("int8", granularity="per-channel", activations="int8", io=("int8", "int8")), keep=FLOAT,
+         wider="float32"),
     Mode("aeq-int8-float-io", "AEQ static int8, float input/output (static_wi8_ai8, I/O left float)",
          "aeq", "static_wi8_ai8_float_io", True, "8bit", INT8_CONV,
-         Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT),
+         Contract("int8", granularity="per-channel", activations="int8"), keep=FLOAT, wider="float32"),
     Mode("aeq-int16x8", "AEQ int16 activations, int8 weights, int16 input/output (static_wi8_ai16)",
          "aeq", "static_wi8_ai16", True, "16bit", Storage(8, bias_bytes=8, integer_bias=True),
-         Contract("int8", granularity="per-channel", activations="int16", io=("int16", "int16")), keep=FLOAT),
+         Contract("int8", granularity="per-channel", activations="int16", io=("int16", "int16")), keep=FLOAT,
+         wider="float32"),
 ):
     MODES.register(_mode)
 

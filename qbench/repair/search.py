@@ -9,6 +9,12 @@ step, and only when none improves is the least bad of them kept. A model that me
 layer and is the lossy mode's artifact byte for byte. Every trial is recorded (kept layers, bytes, quality,
 accepted or not), so the search result is a reproducible artifact.
 
+A search ends: it stops, "budget not reachable with this mode", once its model is as large as the mode's ``wider``
+mode would be (``qbench.size`` predicts it; a user would pick that mode instead), or once it has tried as many
+layers as the model has quantized ones (at least ``MIN_TRIALS``): a loss that so many kept layers do not cure is
+not in single layers. (Seen without the cap: MediaPipe's hand landmark model on photographs without a hand ran 164
+trials of aeq-dynamic-int4+budget, and never got within 15 dB of its budget.)
+
 Quality is judged as the matrix judges it: the task's rules for the mode's family against float32, on the *whole*
 evaluation set (not ``--qbench-eval-limit``'s head), on every device of ``SEARCH_DEVICES`` (XNNPACK and the
 built-in kernels; both must meet it). The budget is the task's unless ``--qbench-budget-target`` gives another.
@@ -33,7 +39,9 @@ from qbench.repair.compare import compare
 from qbench.repair.explainer import SAMPLES
 from qbench.repair.layers import short_label
 from qbench.runtime import get, open_runner
+from qbench.size import predicted_bytes
 from qbench.tasks.base import Budget, Task
+from qbench.tflite_file import TfliteModel
 
 if TYPE_CHECKING:
     from qbench.config.options import Settings
@@ -43,6 +51,7 @@ if TYPE_CHECKING:
 SEARCH_DEVICES = ("xnnpack", "builtin")  # both kernel families the matrix runs quickly; each must meet the budget
 NOT_KEPT = frozenset({"QUANTIZE", "DEQUANTIZE"})  # the mode's own conversions, not layers
 TRIALS = 3  # layers tried per step, worst first, until one improves quality
+MIN_TRIALS = 12  # the trial cap is one trial per quantized layer, at least this many
 
 
 def task_for(task: Task, settings: Settings, family: str) -> Task:
@@ -110,9 +119,19 @@ class Search:
         if current.within_budget:
             return artifact.path.read_bytes()
         reference, samples = inputs.reference_bytes(base.id), data.x[:SAMPLES]
+        wider, float_model = modes.get(base.wider or REFERENCE_MODE), TfliteModel(reference, f"{model_id} float model")
+        cap = predicted_bytes(float_model, wider)  # sizes compared as qbench.size predicts both (files carry overheads)
+        if predicted_bytes(float_model, base) >= cap:  # a tiny model whose quantization parameters outweigh the saving
+            wider = modes.get(REFERENCE_MODE)
+            cap = predicted_bytes(float_model, wider)
         with inputs.keeper(base) as keep, tempfile.TemporaryDirectory(prefix="qbench-budget-") as tmp:
             table = inputs.explanation(base.id)  # the lossy mode's own, cached for `qbench explain` too
+            limit = max(MIN_TRIALS, len(self._candidates(table, base, {})))
             while True:
+                size = predicted_bytes(float_model, base, current.kept)
+                if size >= cap or len(self.steps) - 1 >= limit:
+                    raise NotApplicable(self._unreachable(model_id, current, size, wider, cap, limit),
+                                        f"use {wider.id} (or another wider mode) for {model_id}")
                 candidates = self._candidates(table, base, current.kept)
                 if not candidates:
                     done = (f"keeping all {len(current.kept)} quantized layers at {base.keep[-1]}" if current.kept
@@ -141,6 +160,14 @@ class Search:
                 if current.within_budget:
                     return path.read_bytes()
                 table = compare(reference, path, samples, model=model_id, mode=self.mode.id)
+
+    def _unreachable(self, model_id: str, current: Step, size: int, wider: Mode, cap: int, limit: int) -> str:
+        why = (f"it would be {size} bytes, as large as {wider.id} would be ({cap}; as qbench.size predicts both)"
+               if size >= cap
+               else f"it reached its cap of {limit} trials (one per quantized layer)")
+        return (f"budget not reachable with {self.mode.base}: {self.mode.id} of {model_id} stopped after "
+                f"{len(self.steps) - 1} trials with {len(current.kept)} layer(s) kept: {why}, still missing the budget "
+                f"({self.budget}; {self._quality(current.quality)})")
 
     def _candidates(self, table, base: Mode, kept: Mapping[str, str]) -> list[str]:
         """The quantized layers that can still be raised a step, the one adding the most error first."""

@@ -46,3 +46,12 @@ def test_every_store_subcommand_names_its_store_the_same_way():
         assert exc.value.code == 0
     with pytest.raises(SystemExit):  # the store is an option everywhere, never a positional argument
         cli.main(["store", "list", "sqlite:///x.db"])
+
+
+def test_every_mode_with_a_budget_variant_names_a_wider_mode_that_stores_more():
+    """The +budget search stops once its model is as large as the ``wider`` mode's, and tells the user to pick it."""
+    from qbench.modes import MODES
+
+    for mode in (m for m in MODES.values() if m.keep):
+        wider = MODES.get(mode.wider)
+        assert wider.storage.weight_bits > mode.storage.weight_bits or wider.storage.weight_bits == 32, mode.id

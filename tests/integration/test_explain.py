@@ -138,11 +138,18 @@ def test_a_mode_within_budget_keeps_nothing_and_is_the_same_file(clean):
     assert [s["within_budget"] for s in artifact.manifest["budget_search"]["steps"]] == [True]
 
 
-def test_a_budget_no_layer_can_meet_is_not_applicable_and_cached(files):
-    """Accuracy 0.01 *above* float32's is out of reach even with every layer float: the search says so, once."""
+def test_a_budget_no_layer_can_meet_stops_at_its_cap_names_the_wider_mode_and_is_cached(files):
+    """Accuracy 0.01 *above* float32's is out of reach even with every layer float: the search stops once the model is
+    as large as aeq-weight-int8 would be, says so and names that mode, once."""
     ws = session_with(files.cache, files.clean.spec, budget_target="classification=-0.01")
-    with pytest.raises(NotApplicable, match="keeping all 3 quantized layers at float still misses"):
+    with pytest.raises(NotApplicable) as exc:
         ws.artifacts.tflite("clean", "aeq-weight-int4+budget")
+    problem = exc.value.problem
+    assert problem.startswith("budget not reachable with aeq-weight-int4: aeq-weight-int4+budget of clean stopped "
+                              "after ") and "as large as aeq-weight-int8 would be" in problem, problem
+    assert "still missing the budget (accuracy" in problem and exc.value.fix.startswith("use aeq-weight-int8")
+    kept = int(problem.split(" layer(s) kept")[0].rsplit(" ", 1)[1])
+    assert 1 <= kept <= 3  # it stopped at int8 size, before raising layers to float
     built = list(ws.cache.built)
     with pytest.raises(NotApplicable):
         again = session_with(files.cache, files.clean.spec, budget_target="classification=-0.01")
