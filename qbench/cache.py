@@ -10,6 +10,7 @@ sha256; a corrupted or tampered entry is discarded and rebuilt.
 from __future__ import annotations
 
 import ast
+import errno
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ from typing import IO, Any, Callable, Iterator
 from filelock import FileLock
 
 from qbench import chatter, progress
-from qbench.errors import NotApplicable, QbenchError
+from qbench.errors import NotApplicable, QbenchError, ResourceError
 from qbench.versions import run_versions
 
 ENV_VAR = "QBENCH_CACHE_DIR"
@@ -164,6 +165,39 @@ class Cache:
                 f"point --qbench-cache or ${ENV_VAR} at a writable directory",
             ) from None
 
+    def _lock(self, kind: str, key: str) -> Path:
+        return self.root / "locks" / f"{kind}-{key}.lock"
+
+    def sweep(self) -> list[str]:
+        """Remove what killed builds left in ``tmp/``: an entry whose key's lock nobody holds (a builder holds its lock
+        until its entry is renamed into place, and a killed one's lock dies with it); entries of older qbench
+        versions, which carry no key, once a day old. Returns what it removed."""
+        removed = []
+        for entry in sorted((self.root / "tmp").iterdir()):
+            kind, _, rest = entry.name.partition(".")
+            key = rest.partition(".")[0]
+            if not key:
+                try:
+                    old = time.time() - entry.lstat().st_mtime > 86_400
+                except OSError:
+                    continue
+                if old and entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry.name)
+                continue
+            lock = FileLock(str(self._lock(kind, key)), timeout=0)
+            try:
+                with lock:
+                    if entry.is_dir() and not entry.is_symlink():  # never follow a link out of the cache
+                        shutil.rmtree(entry, ignore_errors=True)
+                        removed.append(entry.name)
+            except TimeoutError:  # a live builder holds it (filelock.Timeout subclasses TimeoutError)
+                continue
+        if removed:
+            progress.log(f"removed {len(removed)} half-built entr{'y' if len(removed) == 1 else 'ies'} a killed run "
+                         f"left in {self.root / 'tmp'}")
+        return removed
+
     def entry_dir(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:24]
 
@@ -195,7 +229,7 @@ class Cache:
         artifact, _ = verify(final)
         if artifact and not (stale and stale(artifact)):
             return _applicable(artifact)
-        with FileLock(str(self.root / "locks" / f"{kind}-{key[:24]}.lock")):
+        with FileLock(str(self._lock(kind, key[:24]))):
             artifact, reason = verify(final)  # another worker may have built it while we waited
             if artifact and not (stale and stale(artifact)):
                 return _applicable(artifact)
@@ -203,7 +237,7 @@ class Cache:
                 if artifact is None:
                     progress.log(f"cache entry {final} is invalid ({reason}); rebuilding")
                 shutil.rmtree(final)
-            tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"{kind}-"))
+            tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"{kind}.{key[:24]}."))  # sweep() reads the key
             try:
                 with progress.step(f"building {label or kind}"):
                     try:
@@ -228,6 +262,12 @@ class Cache:
                 write_json_atomic(tmp / MANIFEST, manifest)
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(tmp, final)
+            except OSError as exc:
+                error = resource_error(exc, self.root / kind, label or kind, _tree_bytes(tmp))
+                shutil.rmtree(tmp, ignore_errors=True)
+                if error is None:
+                    raise
+                raise error from None
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -236,6 +276,45 @@ class Cache:
 
 
 NOT_APPLICABLE = "not-applicable.txt"
+
+_FULL = {errno.ENOSPC: "no space is left", errno.EDQUOT: "the disk quota is used up"}
+_LOCKED = {errno.EACCES: "it is not writable", errno.EROFS: "it is read-only", errno.EPERM: "it is not writable"}
+
+
+def resource_error(exc: OSError, folder: Path, what: str, written: int) -> ResourceError | None:
+    """A full or unwritable cache as one usage error naming the folder, what was being written and the room it needs
+    (None: another OSError, raised as it is)."""
+    if exc.errno in _FULL:
+        try:
+            free = shutil.disk_usage(folder if folder.exists() else folder.parent).free
+        except OSError:
+            free = 0
+        need = max(2 * written, 1 << 20)
+        return ResourceError(f"{_FULL[exc.errno]} on the filesystem of the cache folder {folder} while writing {what} "
+                             f"({_mb(written)} written, {_mb(free)} free)",
+                             f"free at least {_mb(need)} there, or point --qbench-cache / ${ENV_VAR} at a filesystem "
+                             "with room (a full default run's cache takes about 1 GB)")
+    if exc.errno in _LOCKED:
+        where = exc.filename or folder
+        return ResourceError(f"the cache folder {folder} became unusable while writing {what}: {where}: "
+                             f"{_LOCKED[exc.errno]}", f"make it writable again, or point --qbench-cache / ${ENV_VAR} "
+                                                      "at a writable directory")
+    return None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _tree_bytes(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
 
 
 def _applicable(artifact: Artifact) -> Artifact:

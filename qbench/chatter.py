@@ -24,7 +24,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Callable, IO, Iterator
 
 from qbench import progress
 
@@ -64,6 +64,11 @@ def fd2_into(target: IO) -> Iterator[None]:
         os.close(saved)
 
 
+#: told where each build log's block starts (path, offset): a worker process notes it in its own log, so that the
+#: last words of a build that crashed its process can be read there (``qbench.workers``)
+on_build_log: Callable[[Path, int], None] | None = None
+
+
 @contextmanager
 def build_log(path: Path, label: str) -> Iterator[None]:
     """Send the block's Python stdout / stderr and fd 2 to ``path`` (appended), progress lines excepted."""
@@ -71,6 +76,8 @@ def build_log(path: Path, label: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8", errors="replace") as log:
         start = log.tell()
+        if on_build_log is not None:
+            on_build_log(path, start)
         log.write(f"--- {label}: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, pid {os.getpid()}\n")
         log.flush()
         try:

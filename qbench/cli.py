@@ -43,10 +43,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from qbench import warmup
     from qbench.bundle import write_bundle
 
     session = open_session(_settings(args))
     model_ids, mode_ids = (session.select(axis, getattr(session.settings, axis)) for axis in ("models", "modes"))
+    for model_id in model_ids:
+        session.artifacts.prepare(model_id)  # bad data: one error before anything is built
+    # built in worker processes: a native crash costs its own mode, and the workers end with this command
+    outcome = warmup.run(session, [(model, mode, None) for model in model_ids for mode in mode_ids])
+    warmup.refuse_failed(session, outcome)
+    failed = 0
     for model_id in model_ids:
         for mode_id in mode_ids:
             try:
@@ -54,7 +61,15 @@ def cmd_build(args: argparse.Namespace) -> int:
             except NotApplicable as exc:
                 print(f"{model_id:<16} {mode_id:<18} skipped: {exc.problem}")
                 continue
+            except QbenchError as exc:
+                print(f"{model_id:<16} {mode_id:<18} FAILED: {exc.problem}")
+                failed += 1
+                continue
             print(f"{model_id:<16} {mode_id:<18} {artifact.bytes:>10} bytes  {artifact.path}")
+    if failed:
+        print(f"{failed} artifact(s) failed to build; no bundle written" if args.out else
+              f"{failed} artifact(s) failed to build")
+        return 1
     if args.out:
         print(f"bundle: {write_bundle(session, model_ids, mode_ids, args.out)}")
     return 0

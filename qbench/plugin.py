@@ -142,7 +142,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if cases and not hasattr(config, "workerinput"):  # build and evaluate on all cores, before any timing
             from qbench import warmup
 
-            config.stash[WARMUP] = warmup.run(session, list(dict.fromkeys(cases)))
+            config.stash[WARMUP] = outcome = warmup.run(session, list(dict.fromkeys(cases)))
+            warmup.refuse_failed(session, outcome)  # its cases fail with the worker's error, nothing is retried here
     except QbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[TIMING] = Interleaved(session.artifacts, session.evaluator, _timing_groups(items),

@@ -18,7 +18,8 @@ from qbench.modes import MODES, REFERENCE_MODE
 from qbench.models.base import ModelIO, ModelSpec
 from qbench.pipeline.catalog import Catalog
 from qbench.pipeline.datasets import Datasets
-from qbench.pipeline.memo import Memo
+from qbench.errors import QbenchError
+from qbench.pipeline.memo import Memo, Refusals
 from qbench.pipeline.reading import FileReads
 from qbench.quantizers import BACKENDS
 from qbench.repair import budget  # noqa: F401  (registers the +budget backend, which sits above the quantizers)
@@ -56,6 +57,11 @@ class Artifacts(FileReads):
         self.context = SpecContext(datasets, self.io)
         self._datasets = datasets
         self._memo = Memo(light=frozenset({"tflite", "source-info"}))
+        self._refused = Refusals()
+
+    def refuse(self, model_id: str, mode_id: str | None, error: QbenchError) -> None:
+        """Raise ``error`` for the model's ``mode_id`` artifact (None: its source) instead of building it here."""
+        self._refused.add(("tflite", model_id, mode_id) if mode_id else ("source", model_id), error)
 
     def spec(self, model_id: str) -> ModelSpec:
         return self.catalog.get(model_id)
@@ -69,6 +75,7 @@ class Artifacts(FileReads):
         (the case skips with the reason) when the mode cannot apply to the model; that verdict is cached too."""
         mode = MODES.get(mode_id)
         backend = BACKENDS.get(mode.backend)
+        self._refused.check(("tflite", model_id, mode_id))
 
         def make() -> Artifact:
             inputs = self.build_inputs(model_id)
@@ -108,6 +115,7 @@ class Artifacts(FileReads):
     def source(self, model_id: str) -> Artifact:
         """The model as trained, shipped or imported (Keras, SavedModel tar, frozen graph, .tflite), cached."""
         spec = self.spec(model_id)
+        self._refused.check(("source", model_id))
         return self._memo.get(("source", model_id), lambda: self.cache.get_or_build(
             "source", spec.key_parts(self.context), spec.source_filename,
             lambda path: spec.build_source(self.context, path), label=f"{model_id} source model"))

@@ -19,7 +19,8 @@ from qbench.data.base import EvalSet
 from qbench.measure import Evaluation, evaluate
 from qbench.modes import REFERENCE_MODE
 from qbench.modes import get as mode_of
-from qbench.pipeline.memo import Memo
+from qbench.errors import QbenchError
+from qbench.pipeline.memo import Memo, Refusals
 from qbench.tasks import get as task_of
 from qbench.tasks.base import Task, Verdict
 
@@ -46,6 +47,11 @@ class Evaluator:
         self.eval_limit, self.reevaluate, self.concurrency = eval_limit, reevaluate, concurrency
         self.started = started or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self._memo = Memo(light=frozenset({"data-digest", "evaluation-key"}))
+        self._refused = Refusals()
+
+    def refuse(self, model_id: str, mode_id: str, device_id: str, error: QbenchError) -> None:
+        """Raise ``error`` for this evaluation, and for a runner of it, instead of running it in this process."""
+        self._refused.add((model_id, mode_id, device_id), error)
 
     def task(self, model_id: str) -> Task:
         return task_of(self.artifacts.spec(model_id).task)
@@ -55,6 +61,7 @@ class Evaluator:
         return self.artifacts.eval_set(model_id).head(self.eval_limit)
 
     def runner(self, model_id: str, mode_id: str, device_id: str) -> runtime.Runner:
+        self._refused.check((model_id, mode_id, device_id))
         return runtime.open_runner(self.artifacts.tflite(model_id, mode_id).path, runtime.get(device_id),
                                    label=f"{model_id} {mode_id}")
 
@@ -88,6 +95,7 @@ class Evaluator:
 
     def evaluation(self, model_id: str, mode_id: str, device_id: str) -> Evaluation:
         """From the evaluation cache when it holds it, else computed and stored; memoized for the session."""
+        self._refused.check((model_id, mode_id, device_id))
 
         def run() -> Evaluation:
             parts = self.key(model_id, mode_id, device_id)

@@ -6,6 +6,8 @@ import ctypes
 import gc
 from typing import Any, Callable, Hashable
 
+from qbench.errors import QbenchError
+
 
 class Memo:
     """Values by key, made once. Keys are tuples whose first element names the kind of value and whose second, when
@@ -33,3 +35,18 @@ def return_free_memory() -> None:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+class Refusals:
+    """Errors a service raises for a key instead of making its value: what failed in a warm-up worker (a native
+    crash would take this process down too; a failed build would take its minutes again)."""
+
+    def __init__(self):
+        self._errors: dict[tuple, QbenchError] = {}
+
+    def add(self, key: tuple, error: QbenchError) -> None:
+        self._errors[key] = error
+
+    def check(self, key: tuple) -> None:
+        if (error := self._errors.get(key)) is not None:
+            raise type(error)(error.problem, error.fix)

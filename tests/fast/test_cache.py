@@ -1,5 +1,6 @@
 """The artifact cache: content addressing, integrity checks, atomic and exactly-once builds."""
 
+import errno
 import multiprocessing
 import time
 import types
@@ -7,7 +8,7 @@ import types
 import pytest
 
 from qbench.cache import Cache, code_digest, make_key, verify
-from qbench.errors import QbenchError
+from qbench.errors import QbenchError, ResourceError
 
 PARTS = {"model": "m", "mode": "int8", "versions": {"tf": "1"}}
 
@@ -135,3 +136,55 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
 
     write_json_atomic(tmp_path / "x.json", {"a": 1})
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o666 & ~_UMASK
+
+
+def test_a_full_disk_is_one_resource_error_naming_the_folder_and_nothing_is_half_written(tmp_path):
+    cache = Cache(tmp_path)
+
+    def build(path):
+        path.write_bytes(b"x" * 300_000)
+        raise OSError(errno.ENOSPC, "No space left on device")  # what numpy.savez raised on a full filesystem
+
+    with pytest.raises(ResourceError) as exc:
+        cache.get_or_build("tflite", PARTS, "m.tflite", build, label="m int8.tflite")
+    assert f"no space is left on the filesystem of the cache folder {tmp_path / 'tflite'}" in exc.value.problem
+    assert "while writing m int8.tflite (0.3 MB written" in exc.value.problem and "free at least" in exc.value.fix
+    assert cache.lookup("tflite", PARTS) is None and list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_another_os_error_is_raised_as_it_is(tmp_path):
+    def build(path):
+        raise OSError(errno.EIO, "Input/output error")
+
+    with pytest.raises(OSError) as exc:
+        Cache(tmp_path).get_or_build("tflite", PARTS, "m.tflite", build)
+    assert not isinstance(exc.value, QbenchError)
+
+
+def _hold_build(root, started):
+    def build(path):
+        started.set()
+        time.sleep(3)
+        path.write_text("late")
+
+    Cache(root).get_or_build("tflite", {"held": 1}, "m.tflite", build)
+
+
+def test_sweep_removes_what_a_killed_build_left_and_never_a_live_one(tmp_path):
+    cache = Cache(tmp_path)
+    key = make_key(PARTS)[:24]
+    stale = tmp_path / "tmp" / f"tflite.{key}.abc123"  # a killed builder's: its lock died with it
+    stale.mkdir()
+    (stale / "m.tflite").write_text("half")
+    started = multiprocessing.get_context("spawn").Event()
+    live = multiprocessing.get_context("spawn").Process(target=_hold_build, args=(tmp_path, started))
+    live.start()
+    try:
+        assert started.wait(60)
+        held = [p for p in (tmp_path / "tmp").iterdir() if p != stale]
+        assert len(held) == 1 and held[0].name.startswith(f"tflite.{make_key({'held': 1})[:24]}.")
+        assert cache.sweep() == [stale.name]
+        assert held[0].exists() and not stale.exists()
+    finally:
+        live.join(30)
+    assert cache.lookup("tflite", {"held": 1}) is not None and list((tmp_path / "tmp").iterdir()) == []
