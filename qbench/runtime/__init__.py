@@ -13,7 +13,7 @@ import numpy as np
 
 from qbench.runtime import quiet
 from qbench.runtime.accelerators import DeviceUnavailable
-from qbench.runtime import compiled_model, interpreter  # noqa: F401  (they register their runtimes)
+from qbench.runtime import compiled_model, interpreter, tflm  # noqa: F401  (they register their runtimes)
 from qbench.runtime.device import Device
 from qbench.runtime.devices import DEVICES, get
 from qbench.runtime.runner import RUNTIMES, Runner, TensorInfo

@@ -21,6 +21,7 @@ class Device:
     description: str
     twin: str | None = None  # the Interpreter device measured to compute the same outputs bit for bit (batch 1)
     default: bool = False  # in the default selection: what a user deploys to (LiteRT's default, 1 core and all)
+    latency_note: str | None = None  # what its timings are not (tflm: host-only, no MCU's speed); shown beside them
 
     @property
     def num_threads(self) -> int:

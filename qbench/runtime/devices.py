@@ -41,6 +41,9 @@ for _device in (
            "CompiledModel on the GPU (CPU fallback for declined ops); skipped where LiteRT finds none"),
     Device("cm-npu", "compiled_model", "npu", 1, "npu",
            "CompiledModel on the NPU (CPU fallback for declined ops); skipped where LiteRT finds none"),
+    Device("tflm", "tflm", "reference", 1, "cpu",
+           "TensorFlow Lite Micro's host interpreter (reference kernels, minimal arena): arena + flash per MCU class",
+           latency_note="host-only: TFLM's reference kernels on this machine's CPU, not an MCU's latency"),
 ):
     DEVICES.register(_device)
 

@@ -116,6 +116,11 @@ class Runner(ABC):
     def _output_views(self) -> list[np.ndarray]:
         """The last invoke's raw outputs, in place where the runtime allows."""
 
+    def footprint(self) -> dict[str, Any] | None:
+        """The memory a target needs to run the model (``tflm``: tensor arena and flash bytes), or None: the results
+        carry it as ``extra_info["footprint"]`` (qbench.mcu judges it against MCU classes)."""
+        return None
+
     # -- what ran -------------------------------------------------------------------------------------------
     @property
     @abstractmethod
