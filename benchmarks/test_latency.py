@@ -8,7 +8,9 @@ in shuffled order, so that a drifting CPU slows them alike; each case's rounds b
 statistics, and ``extra_info`` carries the passes (``timing``) and the ratio to float32 with its 95 % interval
 (``latency_ratio``). Load + allocate (or compile) time and the first (cold) invoke go to ``extra_info`` as ``init_s``
 and ``first_invoke_s``; so do p90/p99 of the per-invoke times and the process's peak RSS while the case's own model
-was loaded and invoked.
+was loaded and invoked. A device that knows what memory its target needs adds ``footprint`` (``Runner.footprint``:
+``tflm``'s tensor arena and flash bytes), and one whose timings are not its target's says so (``latency_note``:
+``tflm``'s are host-only).
 """
 
 import time
@@ -34,6 +36,10 @@ def test_invoke(benchmark, qbench, qbench_timing, qbench_model, qbench_mode, qbe
         benchmark.extra_info.update(info, init_s=runner.init_s, first_invoke_s=first_invoke_s, backend=runner.backend,
                                     peak_rss_bytes=peak_rss_bytes(),
                                     peak_rss_scope="benchmark" if peak_reset else "process")
+        if (footprint := runner.footprint()) is not None:
+            benchmark.extra_info["footprint"] = footprint
+        if runner.device.latency_note:
+            benchmark.extra_info["latency_note"] = runner.device.latency_note
         if benchmark.disabled:  # --benchmark-disable, or under xdist: one call, as pytest-benchmark does then
             benchmark(runner.invoke)
             return

@@ -9,7 +9,7 @@ from importlib import metadata
 import qbench
 
 BUILD_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "numpy")
-RUN_PACKAGES = ("ai-edge-litert", "numpy")
+RUN_PACKAGES = ("ai-edge-litert", "numpy", "tflite-micro")
 
 
 def installed(name: str) -> str | None:
