@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from qbench.errors import QbenchError
 from qbench.report.explanations import find as find_explanations
 from qbench.sources import load_runs
+from qbench.report.mcu import fits_table, footprint_table
 from qbench.report.recommend import recommendation_table, replicability_table
 from qbench.report.tables import model_table, runs_table, to_markdown
 
@@ -55,11 +56,13 @@ def write_report(sources: list[str | Path], out: Path, gate_config: "GateConfig 
     if explained:
         skipped += explained.skipped
     replicated = replicability_table(runs)
-    markdown = to_markdown([advice, *([replicated] if replicated else []), overview, *tables,
+    mcu_tables = tuple(t for t in (fits_table(runs), footprint_table(runs)) if t is not None)
+    markdown = to_markdown([advice, *mcu_tables, *([replicated] if replicated else []), overview, *tables,
                             *([explained.table] if explained else [])])
     (out / "tables.md").write_text(markdown, encoding="utf-8")
     per_model = [(t, [w for w in written if w.model == m]) for m, t in zip(models, tables)]
-    (out / "index.html").write_text(render_index(overview, per_model, skipped, advice, explained, replicated), encoding="utf-8")
+    (out / "index.html").write_text(render_index(overview, per_model, skipped, advice, explained, replicated,
+                                                      mcu_tables), encoding="utf-8")
     return ReportResult(out, markdown, out / "tables.md", out / "index.html", [w.path for w in written], skipped)
 
 

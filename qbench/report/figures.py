@@ -17,8 +17,9 @@ from typing import Callable
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from qbench import tasks
+from qbench import mcu, tasks
 from qbench.modes import REFERENCE_MODE
 from qbench.report.load import Case, Run
 from qbench.report.plotting import (
@@ -132,6 +133,48 @@ def _per_class_iou(data: _Data):
     return fig
 
 
+def _footprint(data: _Data):
+    """Arena (RAM) against flash per mode, log-log, with each MCU class as the box a mode must lie in to fit."""
+    from qbench.report.recommend import within_budget
+
+    measured = [(c, fp) for c in data.cases if (fp := mcu.footprint(c.info)) is not None]
+    if not measured:
+        raise _Skip("no result records a footprint (run the tflm device)")
+    fig, (ax,) = _figure(data, "tensor arena and flash per mode vs MCU classes (a mode fits inside a box)")
+    modes = [m for m in data.modes if any(c.mode == m for c, _ in measured)]
+    points = []
+    for m in modes:
+        here = [(c, fp) for c, fp in measured if c.mode == m]
+        arena, flash = median(fp["arena_bytes"] for _, fp in here), median(fp["flash_bytes"] for _, fp in here)
+        met = any(within_budget(c) for c, _ in here)
+        color = _color(m, MODE_COLORS, modes)
+        ax.scatter(flash / mcu.KB, arena / mcu.KB, s=40, zorder=3, label=m + ("" if met else " (over budget)"),
+                   color=color if met else "white", edgecolors=color, linewidths=1.5)
+        points.append((flash / mcu.KB, arena / mcu.KB, m))
+    for k, cls in enumerate(mcu.MCU_CLASSES):
+        shade = matplotlib.colormaps["Greys"](0.25 + 0.15 * k)
+        ax.add_patch(Rectangle((1e-3, 1e-3), cls.flash_bytes / mcu.KB, cls.ram_bytes / mcu.KB,
+                                                  fill=False, edgecolor=shade, linewidth=1.2, zorder=1))
+        ax.annotate(f"{cls.name}\n{cls.memory()}", (cls.flash_bytes / mcu.KB, cls.ram_bytes / mcu.KB), fontsize=6.5,
+                    ha="right", va="top", color="#444", xytext=(-3, -3), textcoords="offset points")
+        if cls.psram_bytes:
+            ax.axhline(cls.sram_bytes / mcu.KB, color=shade, linestyle=":", linewidth=1, zorder=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    xs = [p[0] for p in points] + [c.flash_bytes / mcu.KB for c in mcu.MCU_CLASSES]
+    ys = [p[1] for p in points] + [c.ram_bytes / mcu.KB for c in mcu.MCU_CLASSES]
+    ax.set_xlim(min(xs) / 2, max(xs) * 1.6)
+    ax.set_ylim(min(ys) / 2, max(ys) * 1.6)
+    _label_points(ax, points)
+    ax.set_xlabel("Flash: model file (KB, log)")
+    ax.set_ylabel("RAM: tensor arena (KB, log)")
+    ax.set_title("TFLM on the host; model only (the firmware and TFLM's code need room besides); "
+                 "hollow: over the quality budget", loc="left", fontsize=8)
+    ax.grid(True, axis="both", which="major")
+    _legend(fig, [ax], "mode")
+    return fig
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else 1e3 * seconds
 
@@ -162,6 +205,8 @@ GENERIC: list[tuple[str, str, Callable[[_Data], Figure]]] = [
     ("tradeoff-size-fps", "Trade-off: model size vs throughput, per machine",
      lambda d: _scatter(d, "size vs throughput (better: up and to the left)", f"Model size ({d.size_unit[0]})",
                         "Frames per second (1/s)", _size_of(d), lambda c: c.fps)),
+    ("mcu-footprint", "Microcontrollers: tensor arena and flash per mode against the MCU classes (qbench.mcu)",
+     _footprint),
 ]
 #: How a task's FigureSpec.kind is drawn.
 KINDS: dict[str, Callable[[FigureSpec], Callable[[_Data], Figure]]] = {

@@ -36,12 +36,16 @@ def _figure(f: Written) -> str:
 
 
 def render_index(runs: Table, models: list[tuple[Table, list[Written]]], skipped: list[str],
-                 advice: Table | None = None, explained=None, replicated: Table | None = None) -> str:
-    """``advice``: the recommendation table (first); ``explained``: ``explanations.Found`` (last), or None."""
+                 advice: Table | None = None, explained=None, replicated: Table | None = None,
+                 answers: tuple[Table, ...] = ()) -> str:
+    """``advice``: the recommendation table (first); ``answers``: more verdict tables after it (the MCU fits);
+    ``explained``: ``explanations.Found`` (last), or None."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>qbench report</title>", f"<style>{CSS}</style></head><body>", "<h1>qbench report</h1>"]
     if advice is not None:
         parts += [f"<h2>{escape(advice.title)}</h2>", _table(advice)]
+    for table in answers:
+        parts += [f"<h2>{escape(table.title)}</h2>", _table(table)]
     if replicated is not None:
         parts += [f"<h2>{escape(replicated.title)}</h2>", _table(replicated)]
     parts += ["<h2>Runs</h2>", _table(runs)]

@@ -141,6 +141,12 @@ def describe_smallest(answer: Answer, unit: tuple[str, float]) -> str:
         f"; same size: {', '.join(pick.tied)}" if pick.tied else "")
 
 
+def latency_label(answer: Answer) -> str:
+    """" (host-only latency)" for a device whose timings are not its target's (``Device.latency_note``), else ""."""
+    notes = sorted({n.split(":")[0] for c in answer.cases if (n := c.info.get("latency_note"))})
+    return f" ({', '.join(notes)} latency)" if notes else ""
+
+
 NOTE = ("Within the quality budget on that device (float32 is the reference and always qualifies). Fastest: the modes "
         f"not confidently slower than the fastest by more than {verdict.MARGIN:.0%} (95 % paired intervals from "
         "interleaved passes) are tied with it, and the pick among them is the smallest file, then the best quality; "
@@ -157,7 +163,7 @@ def recommendation_table(runs: list[Run]) -> Table:
     units = {a.model: size_unit(max(c.model_bytes for c in a.cases)) for a in found if a.cases}
     for a in found:
         unknown += a.unknown
-        rows.append([a.model, a.run.label, a.device, a.budget, describe_fastest(a),
+        rows.append([a.model, a.run.label, a.device, a.budget, describe_fastest(a) + latency_label(a),
                      describe_smallest(a, units.get(a.model, ("KiB", 1024.0))),
                      ", ".join(c.mode + _mark(within_budget(c)) for c in a.front)])
     note = NOTE

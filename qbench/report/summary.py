@@ -8,10 +8,11 @@ same records and rules as ``qbench report``'s recommendation table, read from th
 
 from __future__ import annotations
 
-from qbench import tasks, verdict
+from qbench import mcu, tasks, verdict
 from qbench.modes import REFERENCE_MODE
 from qbench.report.load import Run
 from qbench.report.recommend import Answer, answers, describe_fastest, describe_smallest, within_budget
+from qbench.report.recommend import quality as recommend_quality
 from qbench.report.tables import num, size_unit, time_unit
 
 BUSY = 0.10  # other processes' share of the CPU while timing above which the summary warns
@@ -55,6 +56,8 @@ def lines(run: Run) -> list[str]:
         task = (tasks.get(answer.cases[0].task) if answer.cases[0].task in tasks.TASKS else None)
         metric = next((m.header for m in task.metrics if m.key == task.primary), "quality") if task else "quality"
         out.append(f"qbench: {answer.model} on {answer.device} (budget: {answer.budget})")
+        notes = sorted({n for c in answer.cases if (n := c.info.get("latency_note"))})
+        out += [f"  latency {n}" for n in notes]
         rows = [["mode", "size", f"{metric} (vs float32)", "latency, x float32 [95 % interval]", "budget"]]
         ref = answer.reference
         for c in answer.cases:
@@ -65,6 +68,11 @@ def lines(run: Run) -> list[str]:
         out += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         out.append(f"  fastest within budget: {describe_fastest(answer)}")
         out.append(f"  smallest within budget: {describe_smallest(answer, s_unit)}")
+        if any(mcu.footprint(c.info) for c in answer.cases):
+            fits = mcu.verdicts(answer.cases, [c for c in answer.cases if within_budget(c)],
+                                {c.mode: recommend_quality(c) for c in answer.cases})
+            out.append("  smallest within budget that fits (arena + flash, model only): "
+                       + "; ".join(f"{f.mcu.name}: {mcu.describe(f)}" for f in fits))
         busy = max((c.info.get("timing", {}).get("other_cpu_share") or 0 for c in answer.cases), default=0)
         if busy > BUSY:
             out.append(f"  warning: other processes used {busy:.0%} of the CPU while these were timed: latencies "
