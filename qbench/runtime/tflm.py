@@ -152,8 +152,8 @@ def probe_here(model: str, limit: int, out: str) -> int:
     data = Path(model).read_bytes()
     try:
         interpreter = _interpreter(data, limit)
-    except (RuntimeError, ValueError) as exc:
-        step(stage="load", error=str(exc).strip() or type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001  TFLM's Python reads the flatbuffer first: a damaged one raises anything
+        step(stage="load", error=f"{type(exc).__name__}: {str(exc).strip()}".rstrip(": "))
         return 1
     step(stage="loaded")
     try:
@@ -232,6 +232,8 @@ def _failure(facts: dict[str, Any], limit: int) -> str | None:
         return f"TFLM does not load it: {said}"
     if facts.get("stage") in ("invoke", "record"):
         return f"TFLM loads it but fails to {facts['stage']} it: {said}"
+    if facts["returncode"] != 0 or facts.get("stage") != "verified":
+        return f"TFLM's probe stopped after {facts.get('stage') or 'starting'}: {said}"
     return None
 
 
