@@ -237,6 +237,26 @@ def _failure(facts: dict[str, Any], limit: int) -> str | None:
     return None
 
 
+def per_channel_dequantize(path: Path) -> list[str]:
+    """The DEQUANTIZE ops whose input carries one scale per channel, described: TFLM's DEQUANTIZE applies the first
+    channel's scale to all of them (measured on ai-edge-quantizer's weight-only int8 MNIST: its outputs equal
+    ``q * scale[0]``, accuracy fell from 98 % to 65 %), so such a file would run and compute wrong numbers."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    found = []
+    for graph in model.subgraphs or []:
+        for op in graph.operators or []:
+            code = model.operatorCodes[op.opcodeIndex]
+            if max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.DEQUANTIZE:
+                continue
+            tensor = graph.tensors[op.inputs[0]]
+            q = tensor.quantization
+            if q is not None and q.scale is not None and len(q.scale) > 1:
+                found.append(f"{tensor.name.decode()!r} ({len(q.scale)} scales)")
+    return found
+
+
 @RUNTIMES.register
 class TflmRunner(Runner):
     """TensorFlow Lite Micro's Python interpreter on its reference kernels, one sample per call, with the minimal arena."""
@@ -255,6 +275,12 @@ class TflmRunner(Runner):
                                     f"run {device.id} on an x86_64 Linux machine with Python 3.11, or leave it out "
                                     "with --qbench-devices")
         limit = arena_limit()
+        if model_file.problem(self.path) is None and (wrong := per_channel_dequantize(self.path)):
+            raise NotApplicable(
+                f"{device.id} would compute wrong numbers for {what}: TFLM's DEQUANTIZE ({PACKAGE} {version()}) applies "
+                f"the first channel's scale to every channel of a per-channel tensor, and {what} dequantizes "
+                f"{len(wrong)} such tensor(s): {', '.join(wrong[:2])}{' ...' if len(wrong) > 2 else ''}",
+                "ship a mode whose integer kernels TFLM runs itself (int8, int16x8, aeq-int8), or per-tensor weights")
         start = time.perf_counter()
         facts = probe(self.path)
         if (failure := _failure(facts, limit)) is not None:
