@@ -194,3 +194,21 @@ def test_the_benchmarks_on_tflm_record_footprints_and_skip_what_tflm_refuses(pyt
     assert infos["int8"]["footprint"]["flash_bytes"] == infos["int8"]["model_bytes"]
     assert infos["int8"]["backend"]["runtime"] == "tflm" and infos["int8"]["latency_note"].startswith("host-only")
     assert infos["int8"]["versions"]["tflite-micro"] == tflm.version()
+
+
+def test_a_bundle_carries_what_tflm_needs(qbench, tmp_path):
+    """The run stage from a bundle (no cache, no TensorFlow) runs tflm as the build machine does: the bundle pins the
+    tflite-micro wheel in its run requirements and the same file gives the same footprint and quality."""
+    from qbench import config
+    from qbench.bundle import MANIFEST, open_bundle, write_bundle
+
+    bundle = write_bundle(qbench, [MODEL], ["int8"], tmp_path / "bundle")
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    assert f"tflite-micro=={tflm.version()}" in manifest["run_requirements"]
+    assert manifest["tool_versions"]["run"]["tflite-micro"] == tflm.version()
+    session = open_bundle(bundle, config.parse(lambda option: {"eval_limit": 300}.get(option.dest)))
+    with session.evaluator.runner(MODEL, "int8", "tflm") as there, qbench.evaluator.runner(MODEL, "int8", "tflm") as here:
+        assert there.footprint() == here.footprint()
+    x = qbench.artifacts.eval_set(MODEL).x[:300]
+    assert np.array_equal(_raw(session.evaluator.runner(MODEL, "int8", "tflm"), x),
+                          _raw(qbench.evaluator.runner(MODEL, "int8", "tflm"), x))
