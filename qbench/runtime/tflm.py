@@ -54,6 +54,7 @@ DEFAULT_ARENA_LIMIT = 256 << 20  # host memory, not an MCU's: whether it fits an
 PROBE_TIMEOUT_S = 600
 _RECORD = re.compile(r"\[RecordingMicroAllocator\] Arena allocation (total|head|tail) (\d+) bytes")
 _PART = re.compile(r"\[RecordingMicroAllocator\] '([^']+)' used (\d+) bytes")
+_SEARCH = "-- qbench: arena search --"
 _SOURCE = re.compile(r"\S*/([^/\s]+\.(?:cc|h)(?::\d+)?)")  # tensorflow/lite/micro/kernels/x.cc:42 -> x.cc:42
 _TOO_SMALL = ("failed to allocate", "failed to resize buffer", "missing:")  # TFLM's words for "arena too small"
 
@@ -170,6 +171,8 @@ def probe_here(model: str, limit: int, out: str) -> int:
         step(stage="record", error="the recording allocator printed no arena total")
         return 1
     step(stage="recorded", **totals, parts=parts)
+    sys.stderr.write(f"{_SEARCH}\n")  # what TFLM prints below is the arena search's expected failures
+    sys.stderr.flush()
     minimum = smallest_arena(lambda arena: _allocates(data, arena), totals["total"])
     step(stage="verified", minimum=minimum, allocates_at_minimum=_allocates(data, minimum),
          allocates_below=_allocates(data, minimum - 1))
@@ -199,7 +202,8 @@ def _probe(path: str, size: int, mtime_ns: int, limit: int) -> dict[str, Any]:
     for s in steps:
         facts.update(s)
     facts["returncode"] = returncode
-    facts["messages"] = _messages(log)
+    before, searching, during = log.partition(_SEARCH)
+    facts["messages"] = _messages(during if searching and returncode else before)
     return facts
 
 
