@@ -288,6 +288,10 @@ class TflmRunner(Runner):
         start = time.perf_counter()
         facts = probe(self.path)
         if (failure := _failure(facts, limit)) is not None:
+            if (damaged := model_file.problem(self.path)) is not None:  # LiteRT's verifier names the damage
+                raise QbenchError(f"{what} ({self.path}) is not a complete TFLite model: {damaged}; on {device.id}: "
+                                  f"{failure}", "rebuild it (`qbench build`, or delete the cache entry); a file of "
+                                  "your own: export it again")
             raise model_file.refusal(self.path, device, what, failure, "")
         if not facts.get("allocates_at_minimum") or facts.get("allocates_below"):
             raise QbenchError(f"{what} on {device.id}: TFLM's arena search found no clean minimum "

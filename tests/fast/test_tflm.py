@@ -87,6 +87,7 @@ def test_a_damaged_file_is_an_error_that_says_rebuild(tmp_path, dense):
         runtime.open_runner(path, DEVICE, label="toy int8")
     assert not isinstance(exc.value, NotApplicable)
     assert "toy int8" in exc.value.problem and "not a complete TFLite model" in exc.value.problem
+    assert "on tflm: TFLM does not load it: " in exc.value.problem  # TFLM's own words too
     assert "rebuild" in exc.value.fix
 
 
