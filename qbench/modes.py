@@ -83,6 +83,11 @@ class Mode:
     #: mode's would be (``qbench.repair.search``), and names it
     wider: str | None = None
     default: bool = False  # in the default selection (the thesis's four modes; --qbench-modes all for every one)
+    #: the file the backend writes and a runtime must be able to load (``Runner.formats``): "tflite" | "onnx"
+    format: str = "tflite"
+    #: the mode this one is judged and timed against on the same device: its own framework's float32 (an ONNX Runtime
+    #: mode cannot be compared with a .tflite on an ONNX Runtime device); the reference is its own reference
+    reference: str = REFERENCE_MODE
 
     # what qbench.size reads (kept as properties so the size rules stay in one place)
     @property
@@ -160,7 +165,7 @@ def budgeted(mode: Mode) -> Mode:
     and sized by ``KEPT_STORAGE``, both read from the artifact's ``kept_layers``), built by a search."""
     return Mode(mode.id + BUDGET_SUFFIX, f"{mode.id}, worst layers kept at {' then '.join(mode.keep)} until the model "
                 f"meets its quality budget", "budget", mode.id, mode.calibrated, mode.family, mode.storage,
-                mode.contract, base=mode.id, default=False)
+                mode.contract, base=mode.id, default=False, format=mode.format, reference=mode.reference)
 
 
 for _mode in [m for m in MODES.values() if m.keep]:
@@ -169,3 +174,14 @@ for _mode in [m for m in MODES.values() if m.keep]:
 
 def get(mode_id: str) -> Mode:
     return MODES.get(mode_id)
+
+
+def reference_of(mode_id: str) -> str:
+    """The mode ``mode_id`` is judged against on the same device (``Mode.reference``; float32 for unknown ids, as
+    the report reads results of modes this checkout may not have)."""
+    return MODES.get(mode_id).reference if mode_id in MODES else REFERENCE_MODE
+
+
+def is_reference(mode_id: str) -> bool:
+    """A framework's float32: what the other modes of its framework are judged against."""
+    return reference_of(mode_id) == mode_id
