@@ -2,8 +2,9 @@
 
 A mode is declared here and built by its backend (``qbench/quantizers/``): ``converter`` configures TensorFlow's
 ``TFLiteConverter`` from a Keras / SavedModel / frozen-graph source (the thesis's six modes); ``aeq`` runs Google's
-ai-edge-quantizer recipes on the float32 ``.tflite`` of any model, TensorFlow not needed. Mode ids name the backend
-(``aeq-...``). Importable without TensorFlow or ai-edge-quantizer: this is data.
+ai-edge-quantizer recipes on the float32 ``.tflite`` of any model, TensorFlow not needed; ``ort`` converts that
+float32 ``.tflite`` to ONNX and runs ONNX Runtime's quantizer (``.onnx`` files, ``Mode.format``). Mode ids name the
+backend (``aeq-...``, ``ort-...``). Importable without TensorFlow or ai-edge-quantizer: this is data.
 
 Each mode also says
 - how it stores weights (``Storage``), from which ``qbench.size`` predicts the artifact's size out of the float32
@@ -102,9 +103,11 @@ class Mode:
 INT8_CONV = Storage(8, integer_bias=True)
 WIDER = ("int8", "float")  # a 4-bit layer goes to 8 bits first, then to float
 FLOAT = ("float",)
-#: Every mode by id, in report order. The converter's and ai-edge-quantizer's are declared below; a new backend
+#: Every mode by id, in report order. The built-in backends' (converter, aeq, ort) are declared below; a new backend
 #: registers its own modes beside its code (``MODES.register(Mode(...))``).
 MODES: Registry[Mode] = Registry("mode")
+ORT_FLOAT = "ort-float32"
+_ONNX = dict(backend="ort", format="onnx", reference=ORT_FLOAT)
 for _mode in (
     # TFLiteConverter (the thesis's modes)
     Mode("float32", "no quantization (baseline)", "converter", "float32", False, "float",
@@ -151,6 +154,21 @@ for _mode in (
          "aeq", "static_wi8_ai16", True, "16bit", Storage(8, bias_bytes=8, integer_bias=True),
          Contract("int8", granularity="per-channel", activations="int16", io=("int16", "int16")), keep=FLOAT,
          wider="float32"),
+    # ONNX Runtime: the float32 .tflite converted by tf2onnx, then ORT's quantizer (qbench/quantizers/ort.py);
+    # .onnx files, run by the onnxruntime devices, judged and timed against ort-float32
+    Mode(ORT_FLOAT, "ONNX Runtime float32: the float32 .tflite converted by tf2onnx (opset 17)", recipe="float32",
+         calibrated=False, family="float", storage=Storage(), contract=Contract(), **_ONNX),
+    Mode("ort-dynamic-int8", "ONNX Runtime dynamic: int8 weights (per-channel dense, per-tensor conv), uint8 "
+         "activations quantized at run time (quantize_dynamic)", recipe="dynamic", calibrated=False, family="8bit",
+         storage=Storage(8), contract=Contract("int8", activations="float32"), **_ONNX),
+    Mode("ort-int8", "ONNX Runtime static QDQ: int8 activations, int8 per-channel weights, float input/output "
+         "(quantize_static, MinMax)", recipe="qdq-s8s8", calibrated=True, family="8bit",
+         storage=Storage(8, integer_bias=True), contract=Contract("int8", granularity="per-channel",
+                                                                  activations="int8"), **_ONNX),
+    Mode("ort-int8-qoperator", "ONNX Runtime static QOperator: QLinear ops, uint8 activations, int8 per-channel "
+         "weights (quantize_static, MinMax)", recipe="qoperator-u8s8", calibrated=True, family="8bit",
+         storage=Storage(8, integer_bias=True), contract=Contract("int8", granularity="per-channel",
+                                                                  activations="uint8"), **_ONNX),
 ):
     MODES.register(_mode)
 

@@ -42,32 +42,14 @@ import numpy as np
 
 from qbench.cache import code_digest
 from qbench.errors import NotApplicable, QbenchError
-from qbench.modes import MODES, Contract, Mode, Storage
+from qbench.modes import ORT_FLOAT, Mode
 from qbench.quantizers.base import BACKENDS, REFERENCE_MODE, Backend
 from qbench.versions import installed
 
 OPSET = 17
-FLOAT = "ort-float32"
+FLOAT = ORT_FLOAT  # the ONNX route's reference mode (its modes are declared in qbench.modes with the others)
 INSTALL = "pip install -r requirements/build.txt -c requirements/constraints.txt (tf2onnx==1.17.0)"
 CONVERT_TIMEOUT_S = 600
-
-_ONNX = dict(backend="ort", format="onnx", reference=FLOAT)
-for _mode in (
-    Mode(FLOAT, "ONNX Runtime float32: the float32 .tflite converted by tf2onnx (opset 17)", recipe="float32",
-         calibrated=False, family="float", storage=Storage(), contract=Contract(), **_ONNX),
-    Mode("ort-dynamic-int8", "ONNX Runtime dynamic: int8 weights (per-channel dense, per-tensor conv), uint8 "
-         "activations quantized at run time (quantize_dynamic)", recipe="dynamic", calibrated=False, family="8bit",
-         storage=Storage(8), contract=Contract("int8", activations="float32"), **_ONNX),
-    Mode("ort-int8", "ONNX Runtime static QDQ: int8 activations, int8 per-channel weights, float input/output "
-         "(quantize_static, MinMax)", recipe="qdq-s8s8", calibrated=True, family="8bit",
-         storage=Storage(8, integer_bias=True), contract=Contract("int8", granularity="per-channel",
-                                                                  activations="int8"), **_ONNX),
-    Mode("ort-int8-qoperator", "ONNX Runtime static QOperator: QLinear ops, uint8 activations, int8 per-channel "
-         "weights (quantize_static, MinMax)", recipe="qoperator-u8s8", calibrated=True, family="8bit",
-         storage=Storage(8, integer_bias=True), contract=Contract("int8", granularity="per-channel",
-                                                                  activations="uint8"), **_ONNX),
-):
-    MODES.register(_mode)
 
 
 def _quantization():

@@ -15,7 +15,7 @@ import numpy as np
 
 from qbench import tasks
 from qbench.errors import QbenchError
-from qbench.modes import MODES, REFERENCE_MODE
+from qbench.modes import MODES, REFERENCE_MODE, reference_of  # noqa: F401  (REFERENCE_MODE: read from here too)
 from qbench.runtime import DEVICES
 
 SCHEMA = 1
@@ -124,9 +124,10 @@ class Run:
         return sorted({c.model for c in self.cases.values()})
 
     def latency_ratio(self, key: CaseKey) -> float | None:
-        """Median latency relative to float32 on the same device: comparable across machine speeds."""
-        model, _, device = key
-        ref = self.cases.get((model, REFERENCE_MODE, device))
+        """Median latency relative to float32 (the mode's framework's) on the same device: comparable across machine
+        speeds."""
+        model, mode, device = key
+        ref = self.cases.get((model, reference_of(mode), device))
         return self.cases[key].latency_median_s / ref.latency_median_s if ref else None
 
 
