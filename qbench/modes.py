@@ -167,7 +167,8 @@ for _mode in (
                                                                   activations="int8"), **_ONNX),
     Mode("ort-int8-qoperator", "ONNX Runtime static QOperator: QLinear ops, uint8 activations, int8 per-channel "
          "weights (quantize_static, MinMax)", recipe="qoperator-u8s8", calibrated=True, family="8bit",
-         storage=Storage(8, integer_bias=True), contract=Contract("int8", granularity="per-channel",
+         # the int32 bias is an input of QLinearConv, its scale implied (input scale x weight scale): no table
+         storage=Storage(8), contract=Contract("int8", granularity="per-channel",
                                                                   activations="uint8"), **_ONNX),
 ):
     MODES.register(_mode)
