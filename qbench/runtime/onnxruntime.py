@@ -144,8 +144,11 @@ class OrtRunner(Runner):
 
     @property
     def computation(self) -> tuple:
-        """The execution providers that ran and the thread count."""
-        return ("onnxruntime", tuple(self.session.get_providers()), self.device.num_threads)
+        """onnxruntime's version (the evaluation key holds LiteRT's only), the execution providers that ran and the
+        thread count."""
+        import onnxruntime
+
+        return ("onnxruntime", onnxruntime.__version__, tuple(self.session.get_providers()), self.device.num_threads)
 
     def close(self) -> None:
         self._binding = self.session = None
