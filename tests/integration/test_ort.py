@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,10 +57,7 @@ def test_ort_float32_agrees_with_litert_float32(qbench, model):
 
 
 def test_a_model_tf2onnx_cannot_convert_skips_with_its_message_and_the_verdict_is_cached(tmp_path):
-    model = tmp_path / "custom.tflite"
-    model.write_bytes(tiny_tflite.unknown_custom_op())
-    np.savez(tmp_path / "x.npz", x=np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32))
-    spec = parse_model_option(f"custom={model},dataset=inputs:{tmp_path / 'x.npz'}")
+    spec = _user_model(tmp_path, "custom", tiny_tflite.unknown_custom_op(), 4)
     for attempt in range(2):
         start = time.perf_counter()
         artifacts = open_session(cache=str(tmp_path / "cache"), models=[spec]).artifacts
@@ -72,19 +70,29 @@ def test_a_model_tf2onnx_cannot_convert_skips_with_its_message_and_the_verdict_i
             assert time.perf_counter() - start < 2.0
 
 
-def test_a_corrupt_onnx_in_the_cache_is_rebuilt(qbench, tmp_path):
-    """In a private cache (MNIST converted there from its shipped weights), so the shared one is never damaged."""
-    first = open_session(cache=str(tmp_path / "cache")).artifacts.tflite(MODEL, "ort-int8")
+def _user_model(tmp_path: Path, name: str, data: bytes, inputs: int):
+    model = tmp_path / f"{name}.tflite"
+    model.write_bytes(data)
+    np.savez(tmp_path / f"{name}.npz", x=np.random.default_rng(0).normal(size=(32, inputs)).astype(np.float32))
+    return parse_model_option(f"{name}={model},dataset=inputs:{tmp_path / f'{name}.npz'}")
+
+
+def test_a_corrupt_onnx_in_the_cache_is_rebuilt(tmp_path):
+    """A small dense model of our own in a private cache (the shared one is never damaged; no TensorFlow
+    conversion but tf2onnx's)."""
+    spec = _user_model(tmp_path, "dense", tiny_tflite.dense_float(inputs=64), 64)
+    first = open_session(cache=str(tmp_path / "cache"), models=[spec]).artifacts.tflite("dense", "ort-int8")
     assert first.path.suffix == ".onnx" and sha256_file(first.path) == first.sha256
     whole = first.path.read_bytes()
     first.path.write_bytes(whole[: len(whole) // 2])  # a truncated file in the cache
-    session = open_session(cache=str(tmp_path / "cache"))
-    again = session.artifacts.tflite(MODEL, "ort-int8")
+    session = open_session(cache=str(tmp_path / "cache"), models=[spec])
+    again = session.artifacts.tflite("dense", "ort-int8")
     assert again.bytes == len(whole) and sha256_file(again.path) == again.sha256
-    assert session.cache.built == [f"tflite/{again.path.parent.name}"]  # this one rebuilt, the rest reused
-    with session.evaluator.runner(MODEL, "ort-int8", "ort-cpu") as runner:
-        runner.set_input(qbench.artifacts.eval_set(MODEL).x[:1])
+    assert session.cache.built == [f"tflite/{again.path.parent.name}"]  # this one rebuilt, ort-float32 reused
+    with session.evaluator.runner("dense", "ort-int8", "ort-cpu") as runner:
+        runner.set_input(np.ones((1, 64), np.float32))
         runner.invoke()
+        assert runner.raw_output().shape == (1, 4)
 
 
 def test_a_bundle_runs_the_ort_modes_without_tensorflow(qbench, tmp_path):
