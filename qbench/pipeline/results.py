@@ -43,6 +43,6 @@ class Results:
         }
 
     def _explain(self, model_id: str, mode_id: str) -> dict[str, Any]:
-        if self.explainer is None or is_reference(mode_id):
-            return {}
+        if self.explainer is None or is_reference(mode_id) or mode_of(mode_id).format != "tflite":
+            return {}  # the explainer taps a .tflite's intermediate tensors (qbench.runtime.tapped)
         return {"explain": self.explainer.explanation(model_id, mode_id).result_info()}
