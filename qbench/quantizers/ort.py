@@ -183,9 +183,9 @@ class OrtBackend(Backend):
             "recipe": mode.recipe,
             "opset": OPSET,
             "calibration": None if calibration is None else hashlib.sha256(calibration.tobytes()).hexdigest(),
-            "versions": {p: installed(p) for p in (("tf2onnx", "onnx") if mode.id == FLOAT
+            "versions": {p: installed(p) for p in (("tf2onnx", "onnx", "ai-edge-litert") if mode.id == FLOAT
                                                    else ("onnxruntime", "onnx", "numpy"))},
-            "code": code_digest(sys.modules[__name__]),
+            "code": code_digest(sys.modules[__name__], extra=_normalize_digest() if mode.id == FLOAT else ""),
         }
 
     def build(self, inputs, mode, path: Path) -> dict[str, Any]:
@@ -236,6 +236,16 @@ class OrtBackend(Backend):
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise NotApplicable(f"ONNX Runtime's quantizer cannot make {mode.id} of {model_id}: {reason}",
                                 "choose another mode for this model") from None
+
+
+def _normalize_digest() -> str:
+    """What ai-edge-quantizer's float-model preparation computes (float16 weights expanded, op codes copied): the
+    .tflite tf2onnx converts is made by it."""
+    from qbench.cache import function_digest
+    from qbench.quantizers import aeq
+
+    return function_digest(aeq.normalize, aeq._expand_float16, aeq._drop_unused_tensors, aeq._tensor_map,
+                           aeq._deprecated_codes_only, aeq._float16_weights)
 
 
 @contextlib.contextmanager
