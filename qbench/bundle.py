@@ -28,7 +28,7 @@ import qbench
 from qbench.cache import Artifact, Cache, sha256_file
 from qbench.data.base import EvalSet
 from qbench.errors import NotApplicable, QbenchError
-from qbench.modes import REFERENCE_MODE
+from qbench.modes import REFERENCE_MODE, reference_of
 from qbench.pipeline.catalog import Catalog
 from qbench.pipeline.evaluator import Evaluator
 from qbench.pipeline.memo import Memo
@@ -51,7 +51,8 @@ def write_bundle(session: Session, model_ids: Iterable[str], mode_ids: Iterable[
     """
     out = Path(out).expanduser().absolute()
     _check_replaceable(out)
-    mode_ids = list(dict.fromkeys([REFERENCE_MODE, *mode_ids]))
+    mode_ids = list(mode_ids)  # each mode's reference first (float32; ort-float32 for the ONNX Runtime modes)
+    mode_ids = list(dict.fromkeys([REFERENCE_MODE, *(reference_of(m) for m in mode_ids), *mode_ids]))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
     try:
@@ -119,7 +120,8 @@ def _fill(session: Session, model_ids: list[str], mode_ids: list[str], folder: P
         tflite = {}
         for mode_id in mode_ids:
             try:
-                artifact, name = artifacts.tflite(model_id, mode_id), f"{model_id}-{mode_id}.tflite"
+                artifact = artifacts.tflite(model_id, mode_id)
+                name = f"{model_id}-{mode_id}{artifact.path.suffix}"  # .tflite, or .onnx (Mode.format)
             except NotApplicable as exc:
                 skipped.setdefault(model_id, {})[mode_id] = exc.problem  # the run stage skips it with the reason
                 continue

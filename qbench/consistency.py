@@ -20,7 +20,11 @@ Cortex-A72) can be compared case by case and each difference attributed to the b
   the NPU's own requantization), which no rule about TFLite's kernels covers: judged on quality only.
 
 CompiledModel CPU devices report the kernels their Interpreter twin runs (runtime/devices.py), so the
-rules above apply to them as they are.
+rules above apply to them as they are. ONNX Runtime's CPU devices (``ort-*``, kernels "cpu") are judged by the same
+rules: its MLAS library has per-architecture kernels as XNNPACK does (AVX2/AVX-512 VNNI vs NEON dot products), so
+its float modes (``ort-float32``, and ``ort-dynamic-int8``, whose activations are float between ops) may differ by
+summation order within the relative tolerance, and its static integer modes (``ort-int8``, ``ort-int8-qoperator``,
+calibrated) by requantization rounding with quality equal.
 """
 
 from __future__ import annotations

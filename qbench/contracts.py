@@ -12,8 +12,9 @@ float32; ops whose output is named in ``exempt`` (layers a mixed-precision searc
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
-from qbench.modes import Contract
+from qbench.modes import Contract, Mode
 from qbench.tflite_file import TfliteModel
 
 SHOWN = 6  # offending ops named per rule
@@ -32,10 +33,37 @@ def _granular(weight, output, granularity: str) -> bool:
     return granularity == "per-channel" and kind == "per-tensor" and bool(output.shape) and output.shape[-1] == 1
 
 
+def check_artifact(path: Path, mode: Mode, exempt: Iterable[str] = ()) -> list[str]:
+    """Every way the mode's file at ``path`` breaks its contract, read by the reader of its format."""
+    return CHECKS[mode.format](path, mode.contract, exempt)
+
+
+def check_onnx(path: Path, contract: Contract, exempt: Iterable[str] = ()) -> list[str]:
+    """The contract of an .onnx file (``qbench.onnx_file`` finds its weighted ops in each quantized form)."""
+    from qbench.onnx_file import OnnxGraph
+
+    graph = OnnxGraph.read(path)
+    exempt = set(exempt)
+    wrong_weights, wrong_granularity, wrong_activations = [], [], []
+    covered = 0
+    for node in graph.weighted():
+        if node.opcode not in contract.ops or node.elements < contract.min_weight_elements or node.name in exempt:
+            continue
+        covered += 1
+        label = f"{node.op_type} ({node.name})"
+        if node.weight_dtype != contract.weights:
+            wrong_weights.append(f"{label}: {node.weight_dtype}")
+        elif contract.granularity and node.granularity != contract.granularity and not (
+                contract.granularity == "per-channel" and node.granularity == "per-tensor" and node.channels == 1):
+            wrong_granularity.append(f"{label}: {node.granularity or 'no quantization'}")
+        if node.activations != contract.activations:
+            wrong_activations.append(f"{label}: {node.activations}")
+    return _problems(contract, covered, wrong_weights, wrong_granularity, wrong_activations, graph.io)
+
+
 def check(model: TfliteModel, contract: Contract, exempt: Iterable[str] = ()) -> list[str]:
     """Every way ``model`` breaks ``contract``: one line per rule, naming the offending ops."""
     exempt = set(exempt)
-    problems: list[str] = []
     wrong_weights, wrong_granularity, wrong_activations = [], [], []
     covered = 0
     for op in model.weighted_ops():
@@ -51,6 +79,13 @@ def check(model: TfliteModel, contract: Contract, exempt: Iterable[str] = ()) ->
                                      f"{weight.quantization.kind if weight.quantization else 'no quantization'}")
         if output.dtype != contract.activations:
             wrong_activations.append(f"{_name(model, op)}: {output.dtype}")
+    io = (model.inputs[0].dtype if model.inputs else "none", model.outputs[0].dtype if model.outputs else "none")
+    return _problems(contract, covered, wrong_weights, wrong_granularity, wrong_activations, io)
+
+
+def _problems(contract: Contract, covered: int, wrong_weights: list[str], wrong_granularity: list[str],
+              wrong_activations: list[str], io: tuple[str, str]) -> list[str]:
+    problems: list[str] = []
     for what, found in ((f"weights must be {contract.weights}", wrong_weights),
                         (f"weights must be {contract.granularity}", wrong_granularity),
                         (f"activations must be {contract.activations}", wrong_activations)):
@@ -60,7 +95,11 @@ def check(model: TfliteModel, contract: Contract, exempt: Iterable[str] = ()) ->
     if covered == 0 and contract.weights != "float32":
         kinds = ", ".join(sorted(contract.ops))
         problems.append(f"no {kinds} op with >= {contract.min_weight_elements} weights: nothing the mode quantizes")
-    io = (model.inputs[0].dtype if model.inputs else "none", model.outputs[0].dtype if model.outputs else "none")
     if io != contract.io:
         problems.append(f"input/output are {io[0]}/{io[1]}, the mode says {contract.io[0]}/{contract.io[1]}")
     return problems
+
+
+#: the contract reader of each artifact format (``Mode.format``)
+CHECKS = {"tflite": lambda path, contract, exempt: check(TfliteModel.read(path), contract, exempt),
+          "onnx": check_onnx}

@@ -20,7 +20,8 @@ from scipy.stats import mannwhitneyu
 from qbench import verdict
 from qbench.config.options import Option
 from qbench.errors import QbenchError
-from qbench.report.load import REFERENCE_MODE, GATED_METRICS, Case, CaseKey, Run, case_sort_key, short_cpu
+from qbench.modes import reference_of
+from qbench.report.load import GATED_METRICS, Case, CaseKey, Run, case_sort_key, short_cpu
 from qbench.sources import load_run
 from qbench.report.tables import markdown_table
 
@@ -295,25 +296,26 @@ def _ratio(base: Run, cur: Run, key: CaseKey, tol: float, name: str) -> tuple[st
     """Latency relative to float32 on the same device: with both runs' interleaved intervals, it grew only when
     the current interval lies above the baseline's widened by ``tol`` (``verdict.regressed``); runs without
     intervals compare the ratio of medians."""
-    if key[1] == REFERENCE_MODE:
+    model, mode, device = key
+    reference = reference_of(mode)  # each framework's float32 (ONNX Runtime's modes: ort-float32)
+    if mode == reference:
         return "(reference)", None
-    model, _, device = key
-    refs = base.cases.get((model, REFERENCE_MODE, device)), cur.cases.get((model, REFERENCE_MODE, device))
+    refs = base.cases.get((model, reference, device)), cur.cases.get((model, reference, device))
     if None in refs:
-        return f"no {REFERENCE_MODE} on {device}", None
+        return f"no {reference} on {device}", None
     rb, rc = verdict.ratio(base.cases[key], refs[0]), verdict.ratio(cur.cases[key], refs[1])
     if rb is not None and rc is not None:
         cell = f"{rb} -> {rc}"
         if verdict.regressed(rb, rc, tol):
             return cell, Failure(name, "latency_ratio_tol",
-                                 f"latency relative to {REFERENCE_MODE} on {device} grew from {rb} to {rc} (95 % "
+                                 f"latency relative to {reference} on {device} grew from {rb} to {rc} (95 % "
                                  f"intervals): the current one lies above the baseline's by more than {tol:+.0%}")
         return cell, None
     br, cr = base.latency_ratio(key), cur.latency_ratio(key)
     cell = f"{br:.2f} -> {cr:.2f} ({cr / br - 1:+.0%}, no intervals)"
     if cr > br * (1 + tol):
         return cell, Failure(name, "latency_ratio_tol",
-                             f"latency relative to {REFERENCE_MODE} on {device} grew by {cr / br - 1:+.0%} "
+                             f"latency relative to {reference} on {device} grew by {cr / br - 1:+.0%} "
                              f"({br:.2f} -> {cr:.2f}); allowed {tol:+.0%}")
     return cell, None
 

@@ -2,8 +2,9 @@
 
 A mode is declared here and built by its backend (``qbench/quantizers/``): ``converter`` configures TensorFlow's
 ``TFLiteConverter`` from a Keras / SavedModel / frozen-graph source (the thesis's six modes); ``aeq`` runs Google's
-ai-edge-quantizer recipes on the float32 ``.tflite`` of any model, TensorFlow not needed. Mode ids name the backend
-(``aeq-...``). Importable without TensorFlow or ai-edge-quantizer: this is data.
+ai-edge-quantizer recipes on the float32 ``.tflite`` of any model, TensorFlow not needed; ``ort`` converts that
+float32 ``.tflite`` to ONNX and runs ONNX Runtime's quantizer (``.onnx`` files, ``Mode.format``). Mode ids name the
+backend (``aeq-...``, ``ort-...``). Importable without TensorFlow or ai-edge-quantizer: this is data.
 
 Each mode also says
 - how it stores weights (``Storage``), from which ``qbench.size`` predicts the artifact's size out of the float32
@@ -83,6 +84,11 @@ class Mode:
     #: mode's would be (``qbench.repair.search``), and names it
     wider: str | None = None
     default: bool = False  # in the default selection (the thesis's four modes; --qbench-modes all for every one)
+    #: the file the backend writes and a runtime must be able to load (``Runner.formats``): "tflite" | "onnx"
+    format: str = "tflite"
+    #: the mode this one is judged and timed against on the same device: its own framework's float32 (an ONNX Runtime
+    #: mode cannot be compared with a .tflite on an ONNX Runtime device); the reference is its own reference
+    reference: str = REFERENCE_MODE
 
     # what qbench.size reads (kept as properties so the size rules stay in one place)
     @property
@@ -97,9 +103,11 @@ class Mode:
 INT8_CONV = Storage(8, integer_bias=True)
 WIDER = ("int8", "float")  # a 4-bit layer goes to 8 bits first, then to float
 FLOAT = ("float",)
-#: Every mode by id, in report order. The converter's and ai-edge-quantizer's are declared below; a new backend
+#: Every mode by id, in report order. The built-in backends' (converter, aeq, ort) are declared below; a new backend
 #: registers its own modes beside its code (``MODES.register(Mode(...))``).
 MODES: Registry[Mode] = Registry("mode")
+ORT_FLOAT = "ort-float32"
+_ONNX = dict(backend="ort", format="onnx", reference=ORT_FLOAT)
 for _mode in (
     # TFLiteConverter (the thesis's modes)
     Mode("float32", "no quantization (baseline)", "converter", "float32", False, "float",
@@ -146,6 +154,22 @@ for _mode in (
          "aeq", "static_wi8_ai16", True, "16bit", Storage(8, bias_bytes=8, integer_bias=True),
          Contract("int8", granularity="per-channel", activations="int16", io=("int16", "int16")), keep=FLOAT,
          wider="float32"),
+    # ONNX Runtime: the float32 .tflite converted by tf2onnx, then ORT's quantizer (qbench/quantizers/ort.py);
+    # .onnx files, run by the onnxruntime devices, judged and timed against ort-float32
+    Mode(ORT_FLOAT, "ONNX Runtime float32: the float32 .tflite converted by tf2onnx (opset 17)", recipe="float32",
+         calibrated=False, family="float", storage=Storage(), contract=Contract(), **_ONNX),
+    Mode("ort-dynamic-int8", "ONNX Runtime dynamic: int8 weights (per-channel dense, per-tensor conv), uint8 "
+         "activations quantized at run time (quantize_dynamic)", recipe="dynamic", calibrated=False, family="8bit",
+         storage=Storage(8), contract=Contract("int8", activations="float32"), **_ONNX),
+    Mode("ort-int8", "ONNX Runtime static QDQ: int8 activations, int8 per-channel weights, float input/output "
+         "(quantize_static, MinMax)", recipe="qdq-s8s8", calibrated=True, family="8bit",
+         storage=Storage(8, integer_bias=True), contract=Contract("int8", granularity="per-channel",
+                                                                  activations="int8"), **_ONNX),
+    Mode("ort-int8-qoperator", "ONNX Runtime static QOperator: QLinear ops, uint8 activations, int8 per-channel "
+         "weights (quantize_static, MinMax)", recipe="qoperator-u8s8", calibrated=True, family="8bit",
+         # the int32 bias is an input of QLinearConv, its scale implied (input scale x weight scale): no table
+         storage=Storage(8), contract=Contract("int8", granularity="per-channel",
+                                                                  activations="uint8"), **_ONNX),
 ):
     MODES.register(_mode)
 
@@ -160,7 +184,7 @@ def budgeted(mode: Mode) -> Mode:
     and sized by ``KEPT_STORAGE``, both read from the artifact's ``kept_layers``), built by a search."""
     return Mode(mode.id + BUDGET_SUFFIX, f"{mode.id}, worst layers kept at {' then '.join(mode.keep)} until the model "
                 f"meets its quality budget", "budget", mode.id, mode.calibrated, mode.family, mode.storage,
-                mode.contract, base=mode.id, default=False)
+                mode.contract, base=mode.id, default=False, format=mode.format, reference=mode.reference)
 
 
 for _mode in [m for m in MODES.values() if m.keep]:
@@ -169,3 +193,14 @@ for _mode in [m for m in MODES.values() if m.keep]:
 
 def get(mode_id: str) -> Mode:
     return MODES.get(mode_id)
+
+
+def reference_of(mode_id: str) -> str:
+    """The mode ``mode_id`` is judged against on the same device (``Mode.reference``; float32 for unknown ids, as
+    the report reads results of modes this checkout may not have)."""
+    return MODES.get(mode_id).reference if mode_id in MODES else REFERENCE_MODE
+
+
+def is_reference(mode_id: str) -> bool:
+    """A framework's float32: what the other modes of its framework are judged against."""
+    return reference_of(mode_id) == mode_id

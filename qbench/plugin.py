@@ -155,16 +155,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     session.release(keep=_model_of(items[0]) if items else None)  # prepare() loaded every model's evaluation set
 
 
-def _timing_groups(items: list[pytest.Item]) -> dict[tuple[str, str], list[str]]:
-    """(model, device) -> the modes whose latency is timed together (qbench.timing), in collection order."""
-    groups: dict[tuple[str, str], list[str]] = {}
+def _timing_groups(items: list[pytest.Item]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(model, device) -> the (mode, device) cases whose latency is timed together (qbench.timing), in collection
+    order; a device with a ``peer`` is timed in its peer's group (qbench.interleaved)."""
+    from qbench.interleaved import group_device
+
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for item in items:
         params = _params(item)
         if "qbench_timing" in getattr(item, "fixturenames", ()) and {"qbench_model", "qbench_mode",
                                                                       "qbench_device"} <= set(params):
-            modes = groups.setdefault((params["qbench_model"], params["qbench_device"]), [])
-            if params["qbench_mode"] not in modes:
-                modes.append(params["qbench_mode"])
+            case = (params["qbench_mode"], params["qbench_device"])
+            cases = groups.setdefault((params["qbench_model"], group_device(case[1])), [])
+            if case not in cases:
+                cases.append(case)
     return groups
 
 

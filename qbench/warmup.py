@@ -25,7 +25,7 @@ from typing import Any
 
 from qbench import progress
 from qbench.errors import BuildCrashed, NotApplicable, QbenchError, ResourceError
-from qbench.modes import MODES, REFERENCE_MODE
+from qbench.modes import MODES, reference_of
 from qbench.quantizers import BACKENDS
 from qbench.registry import extension_modules
 from qbench.workers import WorkerPool
@@ -80,12 +80,12 @@ def plan(session, cases: list[tuple[str, str, str | None]], failed: dict[Job, st
         if tflite is None and evaluator.cached(model, mode, device):
             return None
         before = [tflite]
-        if mode != REFERENCE_MODE:
-            before.append(need_eval(model, REFERENCE_MODE, device))
+        if mode != reference_of(mode):
+            before.append(need_eval(model, reference_of(mode), device))
         deps[job] = [j for j in before if j is not None]
         return job
 
-    for model, mode, device in sorted(cases, key=lambda c: (c[0], c[1] != REFERENCE_MODE, c[1], c[2] or "")):
+    for model, mode, device in sorted(cases, key=lambda c: (c[0], c[1] != reference_of(c[1]), c[1], c[2] or "")):
         try:
             need_eval(model, mode, device) if device else need_tflite(model, mode)
         except NotApplicable:

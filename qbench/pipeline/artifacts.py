@@ -81,8 +81,8 @@ class Artifacts(FileReads):
             inputs = self.build_inputs(model_id)
             backend.check(inputs, mode)
             return self.cache.get_or_build(
-                "tflite", backend.key(inputs, mode), f"{model_id}-{mode_id}.tflite",
-                lambda path: backend.build(inputs, mode, path), label=f"{model_id} {mode_id}.tflite",
+                "tflite", backend.key(inputs, mode), f"{model_id}-{mode_id}.{mode.format}",
+                lambda path: backend.build(inputs, mode, path), label=f"{model_id} {mode_id}.{mode.format}",
             )
 
         return self._memo.get(("tflite", model_id, mode_id), make)

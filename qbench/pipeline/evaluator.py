@@ -17,8 +17,8 @@ from qbench import evaluations, runtime
 from qbench.cache import Artifact, Cache, make_key
 from qbench.data.base import EvalSet
 from qbench.measure import Evaluation, evaluate
-from qbench.modes import REFERENCE_MODE
 from qbench.modes import get as mode_of
+from qbench.modes import reference_of
 from qbench.errors import QbenchError
 from qbench.pipeline.memo import Memo, Refusals
 from qbench.tasks import get as task_of
@@ -62,6 +62,7 @@ class Evaluator:
 
     def runner(self, model_id: str, mode_id: str, device_id: str) -> runtime.Runner:
         self._refused.check((model_id, mode_id, device_id))
+        runtime.check_format(mode_of(mode_id), runtime.get(device_id), f"{model_id} {mode_id}")  # before building it
         return runtime.open_runner(self.artifacts.tflite(model_id, mode_id).path, runtime.get(device_id),
                                    label=f"{model_id} {mode_id}")
 
@@ -76,7 +77,8 @@ class Evaluator:
         def make() -> dict[str, Any]:
             with self.runner(model_id, mode_id, device_id) as runner:
                 computation = runner.computation
-            reference = None if mode_id == REFERENCE_MODE else make_key(self.key(model_id, REFERENCE_MODE, device_id))
+            ref = reference_of(mode_id)
+            reference = None if mode_id == ref else make_key(self.key(model_id, ref, device_id))
             return evaluations.key(self.artifacts.tflite(model_id, mode_id), computation, self.data_digest(model_id),
                                    self.eval_limit, self.task(model_id), reference)
 
@@ -105,7 +107,8 @@ class Evaluator:
         return self._memo.get(("evaluate", model_id, mode_id, device_id), run)
 
     def _measure(self, model_id: str, mode_id: str, device_id: str, parts: dict[str, Any]) -> Evaluation:
-        reference = None if mode_id == REFERENCE_MODE else self.evaluation(model_id, REFERENCE_MODE, device_id)
+        ref = reference_of(mode_id)
+        reference = None if mode_id == ref else self.evaluation(model_id, ref, device_id)
 
         def compute() -> Evaluation:
             with self.runner(model_id, mode_id, device_id) as runner:
@@ -113,7 +116,7 @@ class Evaluator:
                                 self.artifacts.spec(model_id).eval_batch,
                                 None if reference is None else reference.predictions)
             return Evaluation({**done.result, "eval_device": device_id, "eval_concurrency": self.concurrency},
-                              done.predictions if mode_id == REFERENCE_MODE else None)
+                              done.predictions if mode_id == ref else None)
 
         if self.eval_cache is None:  # a bundle without --qbench-cache: evaluate every session
             done = compute()
@@ -130,11 +133,12 @@ class Evaluator:
         return self.evaluation(model_id, mode_id, device_id).result
 
     def verdict(self, model_id: str, mode_id: str, device_id: str) -> Verdict:
-        """The task's quality rules for this mode's family, against float32 on the same device."""
+        """The task's quality rules for this mode's family, against its framework's float32 on the same device."""
         spec = self.artifacts.spec(model_id)
+        ref = reference_of(mode_id)
         return self.task(model_id).judge(
-            self.result(model_id, mode_id, device_id), self.result(model_id, REFERENCE_MODE, device_id),
-            mode_of(mode_id).family, spec.floors_for(self.artifacts.settings), is_reference=mode_id == REFERENCE_MODE,
+            self.result(model_id, mode_id, device_id), self.result(model_id, ref, device_id),
+            mode_of(mode_id).family, spec.floors_for(self.artifacts.settings), is_reference=mode_id == ref,
         )
 
     def release(self, keep: str | None = None) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from qbench.modes import REFERENCE_MODE
 from qbench.modes import get as mode_of
+from qbench.modes import is_reference, reference_of
 from qbench.pipeline.evaluator import Evaluator
 from qbench.versions import emulated, run_versions
 
@@ -20,7 +20,7 @@ class Results:
         self.artifacts, self.evaluator, self.explainer = artifacts, evaluator, explainer
 
     def info(self, model_id: str, mode_id: str, device_id: str) -> dict[str, Any]:
-        artifact, baseline = self.artifacts.tflite(model_id, mode_id), self.artifacts.tflite(model_id, REFERENCE_MODE)
+        artifact, baseline = self.artifacts.tflite(model_id, mode_id), self.artifacts.tflite(model_id, reference_of(mode_id))
         return {
             "qbench_schema": SCHEMA,
             "model": model_id,
@@ -43,6 +43,6 @@ class Results:
         }
 
     def _explain(self, model_id: str, mode_id: str) -> dict[str, Any]:
-        if self.explainer is None or mode_id == REFERENCE_MODE:
-            return {}
+        if self.explainer is None or is_reference(mode_id) or mode_of(mode_id).format != "tflite":
+            return {}  # the explainer taps a .tflite's intermediate tensors (qbench.runtime.tapped)
         return {"explain": self.explainer.explanation(model_id, mode_id).result_info()}

@@ -15,7 +15,7 @@ import numpy as np
 
 from qbench import tasks
 from qbench.errors import QbenchError
-from qbench.modes import MODES, REFERENCE_MODE
+from qbench.modes import MODES, REFERENCE_MODE, reference_of  # noqa: F401  (REFERENCE_MODE: read from here too)
 from qbench.runtime import DEVICES
 
 SCHEMA = 1
@@ -124,9 +124,10 @@ class Run:
         return sorted({c.model for c in self.cases.values()})
 
     def latency_ratio(self, key: CaseKey) -> float | None:
-        """Median latency relative to float32 on the same device: comparable across machine speeds."""
-        model, _, device = key
-        ref = self.cases.get((model, REFERENCE_MODE, device))
+        """Median latency relative to float32 (the mode's framework's) on the same device: comparable across machine
+        speeds."""
+        model, mode, device = key
+        ref = self.cases.get((model, reference_of(mode), device))
         return self.cases[key].latency_median_s / ref.latency_median_s if ref else None
 
 
@@ -265,11 +266,11 @@ def _case(path: Path, bench: dict) -> Case:
             raise bad(f"extra_info.{key} is missing or not a string")
         return value
 
-    def number(source: dict, key: str, required: bool = False) -> float | None:
+    def number(source: dict, key: str, required: bool = False, signed: bool = False) -> float | None:
         value = source.get(key)
         if not required and (value is None or (isinstance(value, float) and math.isnan(value))):
             return None  # absent, or NaN as Python's json writes an undefined metric
-        if not _is_number(value) or not math.isfinite(value) or value < 0:
+        if not _is_number(value) or not math.isfinite(value) or (value < 0 and not signed):
             raise bad(f"{key} is {'missing' if value is None else f'not a non-negative number ({value!r})'}")
         return float(value)
 
@@ -284,7 +285,9 @@ def _case(path: Path, bench: dict) -> Case:
     p90 = number(extra, "latency_p90_s")
     if p90 is None and samples:
         p90 = float(np.quantile(samples, 0.9))
-    quality = {m: v for m in QUALITY_METRICS if (v := number(extra, m)) is not None}
+    # an SNR below 0 dB (a mode whose error outweighs the signal: ORT's dynamic int8 of MediaPipe's face detector)
+    # and a negative cosine are measurements, not damage
+    quality = {m: v for m in QUALITY_METRICS if (v := number(extra, m, signed=True)) is not None}
     per_class = extra.get("per_class_iou") or {}
     if not isinstance(per_class, dict) or not all(_is_number(v) or v is None for v in per_class.values()):
         raise bad("extra_info.per_class_iou is not an object of numbers or nulls")

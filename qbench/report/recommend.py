@@ -12,20 +12,25 @@ machine, a replicability table says how often each verdict came out the same. A 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qbench import tasks, verdict
 from qbench.intervals import Ratio
 from qbench.modes import BUDGET_SUFFIX
-from qbench.modes import REFERENCE_MODE
+from qbench.modes import is_reference
 from qbench.report.load import Case, Run, order
 from qbench.report.tables import Table, num, size_unit
 from qbench.runtime import DEVICES
 
 
+def _mode(case: Case) -> str:
+    """The case's mode id (a peer device's case is shown as ``mode@device`` beside the LiteRT device's modes)."""
+    return case.info.get("mode") or case.mode
+
+
 def within_budget(case: Case) -> bool | None:
-    """True/False as recorded; float32 (the reference) qualifies; None when the result does not say."""
-    if case.mode == REFERENCE_MODE:
+    """True/False as recorded; float32 (a framework's reference) qualifies; None when the result does not say."""
+    if is_reference(_mode(case)):
         return True
     met = case.info.get("within_budget")
     return None if met is None else bool(met)
@@ -39,7 +44,7 @@ def quality(case: Case) -> float | None:
     """The task's primary metric, higher is better (float32 is its own fidelity reference: infinitely good)."""
     primary = tasks.get(case.task).primary if case.task in tasks.TASKS else None
     value = case.quality.get(primary) if primary else None
-    if value is None and case.mode == REFERENCE_MODE:
+    if value is None and is_reference(_mode(case)):
         return math.inf
     return value
 
@@ -85,14 +90,22 @@ def answers(runs: list[Run]) -> list[Answer]:
             cases = [c for c in run.cases.values() if c.model == model]
             for device in order({c.device for c in cases}, DEVICES):
                 here = distinct_files([c for c in cases if c.device == device])
+                ref = next((c for c in here if is_reference(c.mode)), None)
+                if here:  # another framework's devices that name this one their peer: ranked beside its modes
+                    for peer in order({c.device for c in cases if _peer(c.device) == device}, DEVICES):
+                        here += [replace(c, mode=f"{c.mode}@{peer}")
+                                 for c in distinct_files([c for c in cases if c.device == peer])]
                 eligible = [c for c in here if within_budget(c)]
                 scores = {c.mode: quality(c) for c in here}
-                ref = next((c for c in here if c.mode == REFERENCE_MODE), None)
                 budget = "; ".join(sorted({b for c in here if (b := c.info.get("quality_budget"))})) or "-"
                 found.append(Answer(model, run, device, budget, here, ref, verdict.fastest(eligible, scores, ref),
                                     verdict.smallest(eligible, scores), verdict.pareto(here, scores),
                                     sum(within_budget(c) is None for c in here)))
     return found
+
+
+def _peer(device: str) -> str | None:
+    return DEVICES.get(device).peer if device in DEVICES else None
 
 
 def _vs_reference(case: Case, ref: Case | None) -> str:
@@ -103,8 +116,8 @@ def _vs_reference(case: Case, ref: Case | None) -> str:
         return "the reference"
     r = verdict.ratio(case, ref)
     if r is not None:
-        return f"{r.estimate:.2f}x float32 latency [{r.low:.2f}, {r.high:.2f}]"
-    return f"{case.latency_median_s / ref.latency_median_s:.2f}x float32 latency, no interval"
+        return f"{r.estimate:.2f}x {ref.mode} latency [{r.low:.2f}, {r.high:.2f}]"
+    return f"{case.latency_median_s / ref.latency_median_s:.2f}x {ref.mode} latency, no interval"
 
 
 def _tied(ties: dict[str, Ratio | None]) -> str:
@@ -152,7 +165,9 @@ NOTE = ("Within the quality budget on that device (float32 is the reference and 
         "interleaved passes) are tied with it, and the pick among them is the smallest file, then the best quality; "
         "latency is given relative to float32 on the same device, with its interval; ties show their latency "
         f"difference to the pick. A mode whose ratio to float32 spans more than {verdict.UNSTABLE_WIDTH - 1:.0%} is unstable and not "
-        "ranked. Smallest: size as a fraction of float32. Pareto set: no other mode is as small, as good and not "
+        "ranked. Smallest: size as a fraction of float32. Another framework's device (ONNX Runtime's) is answered on its own, "
+        "against its own float32, and its modes are ranked again beside the LiteRT device it names as its peer (shown "
+        "as mode@device: timed in the same passes, judged by the budget against their own float32). Pareto set: no other mode is as small, as good and not "
         "slower while better in one of them (slower as above), smallest first. A +budget mode that kept no layer is "
         "its lossy mode's file and is listed under that name.")
 

@@ -9,7 +9,7 @@ same records and rules as ``qbench report``'s recommendation table, read from th
 from __future__ import annotations
 
 from qbench import mcu, tasks, verdict
-from qbench.modes import REFERENCE_MODE
+from qbench.modes import is_reference
 from qbench.report.load import Run
 from qbench.report.recommend import Answer, answers, describe_fastest, describe_smallest, within_budget
 from qbench.report.recommend import quality as recommend_quality
@@ -22,7 +22,7 @@ def _quality(answer: Answer, case) -> str:
     task = (tasks.get(case.task) if case.task in tasks.TASKS else None)
     metric = next((m for m in task.metrics if m.key == task.primary), None) if task else None
     if metric is None or metric.key not in case.quality:
-        return "-" if case.mode != REFERENCE_MODE else "reference"
+        return "-" if not is_reference(case.info.get("mode") or case.mode) else "reference"
     value = metric.cell(case.quality[metric.key])
     ref = answer.reference
     if ref is None or case is ref or metric.key not in ref.quality:
@@ -43,7 +43,7 @@ def _latency(answer: Answer, case, unit: tuple[str, float]) -> str:
 
 def _budget(case) -> str:
     met = within_budget(case)
-    return "ref" if case.mode == REFERENCE_MODE else {True: "yes", False: "no", None: "-"}[met]
+    return "ref" if is_reference(case.info.get("mode") or case.mode) else {True: "yes", False: "no", None: "-"}[met]
 
 
 def lines(run: Run) -> list[str]:
@@ -58,8 +58,9 @@ def lines(run: Run) -> list[str]:
         out.append(f"qbench: {answer.model} on {answer.device} (budget: {answer.budget})")
         notes = sorted({n for c in answer.cases if (n := c.info.get("latency_note"))})
         out += [f"  latency {n}" for n in notes]
-        rows = [["mode", "size", f"{metric} (vs float32)", "latency, x float32 [95 % interval]", "budget"]]
         ref = answer.reference
+        name = ref.mode if ref else "float32"
+        rows = [["mode", "size", f"{metric} (vs {name})", f"latency, x {name} [95 % interval]", "budget"]]
         for c in answer.cases:
             share = f" {c.model_bytes / ref.model_bytes:4.0%}" if ref else ""
             rows.append([c.mode, f"{num(c.model_bytes / s_unit[1])} {s_unit[0]}{share}", _quality(answer, c),
@@ -78,6 +79,7 @@ def lines(run: Run) -> list[str]:
             out.append(f"  warning: other processes used {busy:.0%} of the CPU while these were timed: latencies "
                        "may be off; rerun on a quiet machine")
     if out:
-        out.append(f"qbench: x = latency relative to float32 on the same device; tied = not confidently slower than "
+        out.append(f"qbench: x = latency relative to the device's float32 (mode@device: another framework timed in "
+                   f"the same passes); tied = not confidently slower than "
                    f"the fastest by more than {verdict.MARGIN:.0%} (README: A verdict that holds)")
     return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from qbench.modes import REFERENCE_MODE
+from qbench.modes import is_reference, reference_of
 from qbench.report.load import Case, Run, case_sort_key
 from qbench.tasks import all_metrics
 
@@ -123,12 +123,12 @@ def _source_note(cases: list[tuple[Run, Case]]) -> str:
 def _within_budget(case: Case) -> str:
     """Whether the mode met its task's quality budget (e.g. mIoU >= 0.96 x float32); "ref" for float32 itself."""
     met = case.info.get("within_budget")
-    if case.mode == REFERENCE_MODE:
+    if is_reference(case.mode):
         return "ref"
     return "-" if met is None else ("yes" if met else "no")
 
 
 def _size_ratio(run: Run, case: Case) -> str:
-    ref = run.cases.get((case.model, REFERENCE_MODE, case.device))
+    ref = run.cases.get((case.model, reference_of(case.mode), case.device))
     ratio = case.model_bytes / ref.model_bytes if ref else case.size_ratio
     return "-" if ratio is None else f"{ratio:.2f}"

@@ -25,7 +25,7 @@ from qbench.gate import GateConfig
 from qbench.modes import MODES
 from qbench.report.figures import slug
 from qbench.report.plotting import MODE_COLORS, MODE_MARKERS, STYLE, Written, _color, _log_if_wide
-from qbench.modes import REFERENCE_MODE
+from qbench.modes import is_reference
 from qbench.report.load import Case, Machine, Run, order
 from qbench.report.tables import size_unit, time_unit
 from qbench.runtime import DEVICES
@@ -70,7 +70,7 @@ def _quality(metric: str, label: str) -> Trend:
 TRENDS = [
     Trend("latency-ratio", "latency / float32 on the same device over runs (lower is better)",
           "Latency / float32 (x)",
-          lambda run, c, u: run.latency_ratio(c.key) if c.mode != REFERENCE_MODE else None,
+          lambda run, c, u: run.latency_ratio(c.key) if not is_reference(c.mode) else None,
           lambda prev, cfg: prev * (1 + cfg.latency_ratio_tol),
           lambda cfg: f"latency_ratio_tol = {cfg.latency_ratio_tol:.0%}", "up"),
     Trend("latency", "median latency per invoke over runs (lower is better)", "Median latency ({time})",

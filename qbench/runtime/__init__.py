@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from qbench.errors import NotApplicable
 from qbench.runtime import quiet
 from qbench.runtime.accelerators import DeviceUnavailable
-from qbench.runtime import compiled_model, interpreter, tflm  # noqa: F401  (they register their runtimes)
+from qbench.runtime import compiled_model, interpreter, onnxruntime, tflm  # noqa: F401  (they register their runtimes)
 from qbench.runtime.device import Device
 from qbench.runtime.devices import DEVICES, get
 from qbench.runtime.runner import RUNTIMES, Runner, TensorInfo
@@ -26,6 +27,16 @@ def open_runner(path: Path | str, device: Device, batch_size: int = 1, label: st
     accelerator is not present here, and one QbenchError naming file and device when the model does not load.
     """
     return RUNTIMES.get(device.runtime)(path, device, batch_size, label=label)
+
+
+def check_format(mode, device: Device, label: str) -> None:
+    """NotApplicable (the case skips) when the device's runtime cannot load the mode's kind of file: a LiteRT device
+    and an ONNX Runtime mode, or the other way round."""
+    runtime = RUNTIMES.get(device.runtime)
+    if mode.format not in runtime.formats:
+        raise NotApplicable(f"{label} is a .{mode.format} file; {device.id} runs {runtime.id}, which loads "
+                            f"{', '.join('.' + f for f in runtime.formats)} files",
+                            f"run {mode.id} on a device whose runtime loads .{mode.format} (qbench list)")
 
 
 def prepare_problem(data: bytes) -> str | None:
@@ -54,4 +65,4 @@ def signature_inputs(data: bytes, signature: str) -> dict[str, np.dtype]:
 
 
 __all__ = ["DEVICES", "RUNTIMES", "Device", "DeviceUnavailable", "Runner", "TensorInfo", "get", "open_runner",
-           "prepare_problem", "signature_inputs"]
+           "check_format", "prepare_problem", "signature_inputs"]

@@ -22,6 +22,9 @@ class Device:
     twin: str | None = None  # the Interpreter device measured to compute the same outputs bit for bit (batch 1)
     default: bool = False  # in the default selection: what a user deploys to (LiteRT's default, 1 core and all)
     latency_note: str | None = None  # what its timings are not (tflm: host-only, no MCU's speed); shown beside them
+    #: the LiteRT device with the same CPU resources, whose float32 another framework's device is compared with: its
+    #: cases are timed in that device's interleaved passes (``qbench.interleaved``) and ranked beside its cases
+    peer: str | None = None
 
     @property
     def num_threads(self) -> int:

@@ -39,6 +39,7 @@ class Runner(ABC):
     by ``id`` (``tests/extensions/toy_device.py`` is a worked example)."""
 
     id: str  # the runtime a Device names
+    formats: tuple[str, ...] = ("tflite",)  # the artifact formats it loads (``Mode.format``)
     path: Path
     device: Device
     init_s: float  # seconds to load + allocate (Interpreter) or load + compile (CompiledModel)

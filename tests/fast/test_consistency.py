@@ -101,3 +101,34 @@ def test_gpu_outputs_are_judged_on_quality_only(runs, quality, passed):
     result = check(tmp_path, x86, arm)
     assert result.passed is passed, result.table
     assert "gpu arithmetic: judged on quality only" in result.table or not passed
+
+
+def _as_ort(run: dict) -> dict:
+    """The builtin cases renamed as ONNX Runtime's on ort-cpu (float32 -> ort-float32, dynamic -> ort-dynamic-int8,
+    int8-float-io -> ort-int8: float input and output, as ORT's static modes keep them)."""
+    names = {"float32": "ort-float32", "dynamic": "ort-dynamic-int8", "int8-float-io": "ort-int8"}
+    for entry in run["benchmarks"]:
+        info = entry["extra_info"]
+        if info["device"] == "builtin" and info["mode"] in names:
+            info.update(mode=names[info["mode"]], device="ort-cpu", output_dtype="float32",
+                        output_sample=[0.5, -3.25, 7.0, 1.0], backend={"runtime": "onnxruntime", "kernels": "cpu"})
+    return run
+
+
+@pytest.mark.parametrize("mode, sample_last, accuracy_drop, verdict", [
+    ("ort-int8", 1.5, 0.0, "requantization rounding"),  # calibrated: judged on quality, as LiteRT's integer modes
+    ("ort-int8", 1.5, 0.01, "FAIL"),
+    ("ort-float32", 1.000001, 0.0, "within tolerance (cpu rounding)"),  # MLAS's x86 and NEON summation orders
+    ("ort-float32", 1.5, 0.0, "FAIL"),
+    ("ort-dynamic-int8", 1.000001, 0.0, "within tolerance"),  # float between ops: the float rule
+])
+def test_onnx_runtimes_cases_are_judged_by_the_same_rules(runs, mode, sample_last, accuracy_drop, verdict):
+    tmp_path, x86, arm = runs
+    x86, arm = _as_ort(x86), _as_ort(arm)
+    info = find(arm, "mnist_cnn", mode, "ort-cpu")
+    info.update(outputs_xxh3_128="other", output_sample=[0.5, -3.25, 7.0, sample_last],
+                accuracy=info["accuracy"] - accuracy_drop)
+    result = check(tmp_path, x86, arm)
+    row = next(line for line in result.table.splitlines() if f"| {mode} " in line and "ort-cpu" in line)
+    assert verdict in row, row
+    assert result.passed is (verdict != "FAIL"), result.table

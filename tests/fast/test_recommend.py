@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 import benchjson
 from qbench import verdict
 from qbench.report import write_report
@@ -71,3 +73,32 @@ def test_a_budget_mode_that_kept_nothing_is_recommended_under_its_lossy_modes_na
     twin["extra_info"]["model_sha256"] = "another file: layers were kept"
     rows = recommendation_table([parse_run(doc, tmp_path / "run.json")]).rows
     assert "int8+budget" in " ".join(rows[0])
+
+
+def _as_ort(bench: dict, mode: str, device: str, factor: float) -> dict:
+    """A copy of a LiteRT case as an ONNX Runtime case timed in the same passes, ``factor`` times as slow."""
+    ort = copy.deepcopy(bench)
+    info = ort["extra_info"]
+    info.update(mode=mode, device=device, backend={"runtime": "onnxruntime", "kernels": "cpu", "threads": 1})
+    info["within_budget"] = None if mode == "ort-float32" else True
+    info["timing"]["pass_medians_s"] = [t * factor for t in info["timing"]["pass_medians_s"]]
+    rng = np.random.default_rng(len(mode))
+    benchjson.set_samples(ort, info["latency_median_s"] * factor * rng.lognormal(0.0, 0.04, 30), keep_data=False)
+    ort["name"] = ort["fullname"] = f"test_invoke[{info['model']}-{mode}-{device}]"
+    ort["param"] = ort["params"]["case"] = f"{info['model']}-{mode}-{device}"
+    return ort
+
+
+def test_another_frameworks_device_is_answered_on_its_own_and_beside_its_litert_peer(tmp_path):
+    """ort-cpu names xnnpack its peer: its cases are ranked with xnnpack's (as mode@device, ratios to LiteRT float32
+    from the shared passes), and answered again against ort-float32 alone."""
+    doc = benchjson.make_run(models=("mnist_cnn",), devices=("xnnpack",))
+    by_mode = {b["extra_info"]["mode"]: b for b in doc["benchmarks"]}
+    doc["benchmarks"] += [_as_ort(by_mode["float32"], "ort-float32", "ort-cpu", 2.0),
+                          _as_ort(by_mode["int8"], "ort-int8", "ort-cpu", 0.5)]  # int8 at 0.55 -> 0.275x float32
+    path = benchjson.write(tmp_path / "run.json", doc)
+    rows = {r[2]: r for r in recommendation_table([parse_run(doc, path)]).rows}
+    assert set(rows) == {"xnnpack", "ort-cpu"}
+    assert rows["xnnpack"][4].startswith("ort-int8@ort-cpu (0.2") and "x float32 latency [" in rows["xnnpack"][4]
+    assert rows["ort-cpu"][4].startswith("ort-int8 (0.1") and "x ort-float32 latency [" in rows["ort-cpu"][4]
+    assert "ort-float32@ort-cpu" not in rows["xnnpack"][6]  # 2x slower than float32 and as large: dominated

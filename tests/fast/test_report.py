@@ -227,3 +227,17 @@ def test_fidelity_runs_get_snr_columns_and_figures(tmp_path):
     figures = {p.name for p in result.figures}
     assert {"face_detector-snr.png", "face_detector-tradeoff-size-snr.png", "face_detector-latency.png"} <= figures
     assert "face_detector-accuracy.png" not in figures and "mnist_cnn-accuracy.png" in figures
+
+
+def test_a_negative_snr_is_a_measurement_not_damage(tmp_path):
+    """A mode whose error outweighs the signal scores below 0 dB (ORT's dynamic int8 of MediaPipe's face detector:
+    -2.8 dB); the run loads and reports it, as it loads any other score."""
+    doc = benchjson.make_run(models=("face_detector",), devices=("xnnpack",))
+    bench = next(b for b in doc["benchmarks"] if b["extra_info"]["mode"] == "int8")
+    bench["extra_info"].update(snr_db=-2.8, cosine=-0.1, within_budget=False)
+    run = load_run(benchjson.write(tmp_path / "run.json", doc))
+    case = run.cases[("face_detector", "int8", "xnnpack")]
+    assert case.quality["snr_db"] == -2.8 and case.quality["cosine"] == -0.1
+    bench["extra_info"]["model_bytes"] = -1  # sizes, latencies and the rest stay non-negative
+    with pytest.raises(QbenchError, match="model_bytes is not a non-negative number"):
+        load_run(benchjson.write(tmp_path / "bad.json", doc))

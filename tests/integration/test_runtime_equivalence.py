@@ -25,7 +25,7 @@ from qbench import modes, runtime
 MODEL = "mnist_cnn"
 #: both built-in models: MNIST over every mode and 300 digits; the scenes model over the default modes (those the
 #: default run builds anyway) and 4 frames (one 256x512 frame is ~0.1 s per runtime, and 130k outputs per frame)
-CASES = [("mnist_cnn", m, 300) for m, mode in modes.MODES.items() if mode.base is None] + \
+CASES = [("mnist_cnn", m, 300) for m, mode in modes.MODES.items() if mode.base is None and mode.format == "tflite"] + \
     [("deeplab_scenes", m, 4) for m, mode in modes.MODES.items() if mode.default]
 FLOAT_RTOL = 0.0  # see the module docstring: same kernels, same order, measured identical
 PAIRS = [(d.id, d.twin) for d in runtime.DEVICES.values() if d.runtime == "compiled_model" and d.twin]
