@@ -366,7 +366,7 @@ class TflmRunner(Runner):
     @property
     def computation(self) -> tuple:
         """TFLM's own reference kernels, at its version: shared with no LiteRT device (compared with ``reference``
-        bit for bit in tests/integration/test_tflm.py instead)."""
+        bit for bit in tests/integration/test_tflm_models.py instead)."""
         return ("tflm", version(), "reference kernels, one sample per call")
 
     def close(self) -> None:

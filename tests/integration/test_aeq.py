@@ -28,7 +28,7 @@ from qbench.tflite_file import TfliteModel
 
 MODEL = "mnist_cnn"
 AEQ_MODES = [m for m, mode in modes.MODES.items() if mode.backend == "aeq"]
-#: every LiteRT mode but the +budget searches (the ONNX Runtime modes: tests/integration/test_ort.py)
+#: every LiteRT mode but the +budget searches (the ONNX Runtime modes: tests/integration/test_ort_models.py)
 PLAIN_MODES = [m for m, mode in modes.MODES.items() if mode.base is None and mode.format == "tflite"]
 
 
