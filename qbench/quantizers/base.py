@@ -26,6 +26,8 @@ from qbench.registry import Registry
 if TYPE_CHECKING:
     from qbench.cache import Artifact
     from qbench.config.options import Settings
+    from qbench.models.base import TrainingSet
+    from qbench.tasks.base import Task
     from qbench.tflite_file import TfliteModel
 
 #: builds a mode's model bytes with some layers (output tensor name -> precision from ``Mode.keep``) kept wider
@@ -55,6 +57,15 @@ class BuildInputs(Protocol):
     def float_model(self) -> TfliteModel: ...
 
     def calibration(self) -> np.ndarray: ...
+
+    @property
+    def task(self) -> Task: ...
+
+    def training(self) -> TrainingSet:
+        """The training split, disjoint from the evaluated samples (NotApplicable when the data has none)."""
+
+    def training_digest(self) -> dict[str, Any]:
+        """What identifies the training split's content (a cache-key part), without reading all of it."""
 
 
 class Backend(ABC):

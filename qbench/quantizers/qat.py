@@ -1,0 +1,355 @@
+"""The ``qat`` backend: quantization-aware training (the thesis's Outlook, 6.1) as modes beside post-training int8.
+
+``qat-int8`` and ``qat-int8-float-io`` start from the float source model, as ``int8`` and ``int8-float-io`` do, and
+end the same way: TFLiteConverter with the converter backend's own recipe (``converter.RECIPES``, uint8 I/O for
+``qat-int8`` as in the thesis) and the same representative dataset. In between, the model is fine-tuned with fake
+quantization:
+
+1. **Rebuild in tf_keras.** tensorflow-model-optimization 0.8.1 annotates tf_keras models only (its
+   ``quantize_model`` refuses Keras 3 models; tensorflow/model-optimization #1270, #1119). The Keras 3 source is
+   rebuilt layer by layer as a flat tf_keras functional model: each layer from its config as the tf_keras layer of
+   the same class name, called on the same inputs, its weights copied; nested models (DeepLab's MobileNetV2
+   feature extractor) are inlined, because tfmot cannot quantize a model inside a model. A layer tf_keras has no
+   class for (a custom layer, a Lambda) makes the mode not applicable, with that reason.
+2. **Annotate** with tfmot's default 8-bit scheme (``quantize_model``): per-channel int8 weights, int8 activations,
+   batch norms folded into the convolutions before them. Layers the scheme lacks but that carry no weights get an
+   output-only config (``OutputConfig``: the layer runs as it is and its output is fake-quantized, as tfmot does
+   for Add and Concatenate): ``Rescaling`` (DeepLab's input ``x / 127.5 - 1``). Any other layer tfmot cannot
+   annotate makes the mode not applicable with tfmot's own message.
+3. **Fine-tune** on the model's training split (``BuildInputs.training``: disjoint from the evaluated samples, as
+   calibration already is) for a small fixed budget (``RECIPES``: steps, batch, learning rate, per built-in model;
+   ``DEFAULT`` for user models), Adam, sparse cross-entropy over the output's last axis with label 255 ignored
+   (class ids for classification, masks for segmentation). Batch norms are frozen (moving statistics and scale
+   kept: small fine-tuning batches would only add noise to them). Progress lines every ``LOG_EVERY`` steps.
+   Models whose task is not scored against labels (``inputs:``, task fidelity) skip: see ``check``.
+4. **Convert** as ``int8`` / ``int8-float-io``.
+
+The artifact is keyed by the source model's key, the fine-tune recipe, the training data's digest, the calibration
+samples, tfmot / tf-keras / TensorFlow versions and this module's code. Its manifest records the fine-tune
+(``fine_tune``: steps, seconds, loss first and last), which results carry and the report shows beside the PTQ twin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbench import progress
+from qbench.cache import code_digest
+from qbench.errors import NotApplicable, QbenchError
+from qbench.models.base import TrainingSet
+from qbench.modes import INT8_CONV, MODES, Contract, Mode
+from qbench.quantizers.base import BACKENDS, Backend
+from qbench.versions import build_versions, installed
+
+INSTALL = ("pip install --no-deps -r requirements/qat.txt -c requirements/constraints.txt "
+           "(tf-keras==2.21.0, tensorflow-model-optimization==0.8.1; ./run installs them)")
+
+#: fine-tune budget per built-in model (user models: ``DEFAULT``); ``steps`` optimizer steps of ``batch`` samples
+RECIPES: dict[str, dict[str, Any]] = {
+    "mnist_cnn": {"steps": 600, "batch": 32, "learning_rate": 1e-4, "seed": 0},
+    "deeplab_scenes": {"steps": 150, "batch": 4, "learning_rate": 2e-5, "seed": 0},
+}
+DEFAULT = {"steps": 300, "batch": 32, "learning_rate": 1e-4, "seed": 0}
+LOG_EVERY = 50  # a progress line every this many steps
+IGNORE_LABEL = 255  # as in every mask (qbench.data.labels.IGNORE)
+#: tfmot's default 8-bit scheme fake-quantizes Dense kernels per tensor (its per-axis quantizer is for convolutions;
+#: a per-axis Dense kernel does not convert: "'tfl.transpose' op has mismatched quantized axes"), so the contract
+#: is int8's with FULLY_CONNECTED weights allowed per tensor
+DENSE = frozenset({"FULLY_CONNECTED"})
+
+for _mode in (
+    Mode("qat-int8", "quantization-aware training (tfmot 8-bit), full integer, uint8 input/output (as int8)", "qat",
+         "int8", True, "8bit", INT8_CONV,
+         Contract("int8", granularity="per-channel", activations="int8", io=("uint8", "uint8"), per_tensor_ops=DENSE),
+         twin="int8"),
+    Mode("qat-int8-float-io", "quantization-aware training (tfmot 8-bit), full integer, float input/output", "qat",
+         "int8-float-io", True, "8bit", INT8_CONV,
+         Contract("int8", granularity="per-channel", activations="int8", per_tensor_ops=DENSE), twin="int8-float-io"),
+):
+    MODES.register(_mode)
+
+
+def recipe_for(model_id: str) -> dict[str, Any]:
+    return dict(RECIPES.get(model_id, DEFAULT))
+
+
+def _tfmot():
+    try:
+        import tensorflow_model_optimization as tfmot
+        import tf_keras
+    except ImportError:
+        raise QbenchError("the qat-* modes need tf-keras and tensorflow-model-optimization, which are not installed",
+                          INSTALL) from None
+    return tfmot, tf_keras
+
+
+# -- 1. Keras 3 -> tf_keras ------------------------------------------------------------------------------------
+_DROPPED = ("_initializer", "_regularizer", "_constraint")  # the weights are copied; training adds no penalty
+
+
+def _tf_keras_layer(layer, tf_keras):
+    """The tf_keras layer of ``layer``'s class with its configuration (weights are copied once it is built)."""
+    name = type(layer).__name__
+    cls = getattr(tf_keras.layers, name, None)
+    if cls is None or not isinstance(cls, type):
+        raise NotApplicable(f"tf_keras has no layer {name} ({layer.name}), so tfmot cannot rebuild this model",
+                            "use the post-training modes (int8, aeq-int8) for this model")
+    config = layer.get_config()
+    accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "dtype", "trainable"}
+    kept = {k: v for k, v in config.items() if k in accepted and not k.endswith(_DROPPED)}
+    if isinstance(kept.get("dtype"), dict):  # Keras 3 writes a DTypePolicy
+        kept["dtype"] = kept["dtype"].get("config", {}).get("name", "float32")
+    if isinstance(kept.get("activation"), dict):  # a serialized function
+        kept["activation"] = kept["activation"].get("config", kept["activation"])
+    try:
+        return cls(**kept)
+    except (TypeError, ValueError) as exc:
+        raise NotApplicable(f"tf_keras cannot rebuild layer {layer.name} ({name}): {exc}",
+                            "use the post-training modes (int8, aeq-int8) for this model") from None
+
+
+def rebuild(model):
+    """``model`` (Keras 3, Sequential or functional, nested models inlined) as a flat tf_keras functional model
+    with the same weights."""
+    import keras
+
+    _, tf_keras = _tfmot()
+    made: dict[int, Any] = {}  # id(Keras 3 layer) -> tf_keras layer (a shared layer stays shared)
+    pairs: list[tuple[Any, Any]] = []
+
+    def operation(op):
+        if isinstance(op, keras.Sequential):
+            return lambda x, **_: _chain(op.layers, x)
+        if isinstance(op, keras.Model):  # a functional model inside: inline its graph
+            return lambda *args, **_: op._run_through_graph(args[0] if len(args) == 1 else list(args), operation)
+        if id(op) not in made:
+            made[id(op)] = _tf_keras_layer(op, tf_keras)
+            pairs.append((op, made[id(op)]))
+        return made[id(op)]
+
+    def _chain(layers, x):
+        for layer in layers:
+            x = operation(layer)(x)
+        return x
+
+    if not isinstance(model, keras.Model) or not model.inputs:
+        raise NotApplicable("the source is not a built Keras functional or Sequential model",
+                            "save the model after building it on an Input")
+    if len(model.inputs) != 1:
+        raise NotApplicable(f"{len(model.inputs)} inputs: the qat-* modes fine-tune single-input models",
+                            "use the post-training modes for this model")
+    shape = tuple(model.inputs[0].shape[1:])
+    inputs = tf_keras.Input(shape=shape, dtype="float32", name=model.inputs[0].name.split(":")[0] or "input")
+    outputs = operation(model)(inputs)
+    out = tf_keras.Model(inputs, outputs, name=model.name)
+    for source, target in pairs:
+        target.set_weights(source.get_weights())
+    return out
+
+
+# -- 2. annotation ---------------------------------------------------------------------------------------------
+def _output_config(tfmot):
+    """Fake-quantize the layer's output only (no weights): what tfmot's scheme does for Add / Concatenate."""
+    quantizers = tfmot.quantization.keras.quantizers
+
+    class OutputConfig(tfmot.quantization.keras.QuantizeConfig):
+        def get_weights_and_quantizers(self, layer):
+            return []
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return [quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
+
+        def get_config(self):
+            return {}
+
+    return OutputConfig
+
+
+#: layers tfmot's default 8-bit scheme has no config for, and the config they get (documented in the README)
+OUTPUT_ONLY = ("Rescaling",)
+
+
+def annotate(model):
+    """tfmot's default 8-bit QAT model of the tf_keras ``model``; NotApplicable with tfmot's reason if it refuses."""
+    tfmot, tf_keras = _tfmot()
+    q = tfmot.quantization.keras
+    config = _output_config(tfmot)
+
+    def mark(layer):
+        if type(layer).__name__ in OUTPUT_ONLY:
+            return q.quantize_annotate_layer(layer, config())
+        return layer
+
+    try:
+        marked = tf_keras.models.clone_model(model, clone_function=mark)
+        marked.set_weights(model.get_weights())
+        with q.quantize_scope({"OutputConfig": config}):
+            return q.quantize_apply(q.quantize_annotate_model(marked))
+    except (RuntimeError, ValueError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NotApplicable(f"tfmot cannot annotate this model for quantization-aware training: {reason}",
+                            "use the post-training modes (int8, aeq-int8) for this model") from None
+
+
+# -- 3. fine-tuning --------------------------------------------------------------------------------------------
+def masked_ce(from_logits: bool):
+    """Mean sparse cross-entropy over the last axis; labels equal to 255 do not count."""
+    import tensorflow as tf
+
+    def loss(y_true, y_pred):
+        y = tf.cast(tf.reshape(y_true, tf.shape(y_pred)[:-1]), tf.int32)
+        valid = tf.not_equal(y, IGNORE_LABEL)
+        safe = tf.where(valid, y, 0)
+        logp = tf.nn.log_softmax(y_pred) if from_logits else tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0))
+        nll = -tf.gather(logp, safe, axis=-1, batch_dims=len(y_pred.shape) - 1)
+        w = tf.cast(valid, tf.float32)
+        return tf.reduce_sum(nll * w) / tf.maximum(tf.reduce_sum(w), 1.0)
+
+    return loss
+
+
+def _probabilities(model, x: np.ndarray) -> bool:
+    """Whether the model already outputs probabilities (a softmax head) rather than logits."""
+    out = np.asarray(model(x, training=False))
+    return bool(out.min() >= 0 and np.allclose(out.sum(-1), 1.0, atol=1e-3))
+
+
+def fine_tune(qat_model, training: TrainingSet, recipe: dict[str, Any], label: str, log=progress.log):
+    """Fine-tune ``qat_model`` in place for ``recipe["steps"]`` steps of ``training``; what it did (for the
+    manifest)."""
+    import tensorflow as tf
+
+    _, tf_keras = _tfmot()
+    steps, batch = int(recipe["steps"]), int(recipe["batch"])
+    tf_keras.utils.set_random_seed(int(recipe["seed"]))
+    for layer in qat_model.submodules:
+        if isinstance(layer, tf_keras.layers.BatchNormalization):
+            layer.trainable = False  # frozen: inference-mode statistics while fine-tuning
+    x, y = training.raw, training.y
+    loss = masked_ce(from_logits=not _probabilities(qat_model, training.fit(x[:8])))
+    optimizer = tf_keras.optimizers.Adam(float(recipe["learning_rate"]))
+    rng = np.random.default_rng(int(recipe["seed"]))
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch // len(x)))])
+
+    @tf.function
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            value = loss(yb, qat_model(xb, training=True))
+        grads = tape.gradient(value, qat_model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, qat_model.trainable_variables))
+        return value
+
+    start, losses, window = time.perf_counter(), [], []
+    log(f"{label}: quantization-aware fine-tuning, {steps} steps of {batch} on {len(x)} training samples")
+    for i in range(steps):
+        idx = np.sort(order[i * batch:(i + 1) * batch])
+        window.append(float(step(tf.constant(training.fit(x[idx]), tf.float32), tf.constant(y[idx]))))
+        if (i + 1) % LOG_EVERY == 0 or i + 1 == steps:
+            losses.append(float(np.mean(window)))
+            window = []
+            log(f"{label}: step {i + 1}/{steps}, loss {losses[-1]:.4f} ({time.perf_counter() - start:.0f} s)")
+    seconds = time.perf_counter() - start
+    return {"steps": steps, "batch": batch, "learning_rate": recipe["learning_rate"], "seconds": round(seconds, 2),
+            "loss": losses, "training_samples": len(x)}
+
+
+# -- 4. conversion ---------------------------------------------------------------------------------------------
+def convert(qat_model, mode: Mode, calibration: np.ndarray) -> bytes:
+    """The fine-tuned model through TFLiteConverter with the converter backend's recipe for ``mode.recipe``."""
+    import tensorflow as tf
+
+    from qbench.quantizers.converter import RECIPES as CONVERTER_RECIPES
+
+    def representative_dataset():
+        for sample in calibration:
+            yield [sample[None].astype(np.float32)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        qat_model.save(tmp, save_format="tf", include_optimizer=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        CONVERTER_RECIPES[mode.recipe](converter, tf, representative_dataset)
+        try:
+            return converter.convert()
+        except Exception as exc:  # the converter raises many types, all meaning "this does not convert"
+            raise QbenchError(f"converting the fine-tuned model to {mode.id} failed: {exc}", "check the model's ops") \
+                from None
+
+
+def load_source(path: Path, source_format: str):
+    import keras
+
+    if source_format != "keras":
+        raise NotApplicable(f"a {source_format} source has no Keras layers for tfmot to annotate",
+                            "import the Keras model (.keras) it came from, or use the post-training modes")
+    return keras.models.load_model(path, compile=False)
+
+
+@BACKENDS.register
+class QatBackend(Backend):
+    id = "qat"
+    description = "quantization-aware training: tfmot 8-bit fine-tuning of the Keras source, then TFLiteConverter"
+
+    def check(self, inputs, mode) -> None:
+        if inputs.source_format != "keras":
+            what = {"tflite": "a ready .tflite", "frozen_graph": "a frozen graph",
+                    "saved_model": "a SavedModel"}.get(inputs.source_format, inputs.source_format)
+            raise NotApplicable(
+                f"{inputs.model_id} is {what}: tfmot annotates Keras layers for quantization-aware training "
+                f"(quantize_model: 'to_quantize can only either be a keras Sequential or Functional model')",
+                f"import the Keras model it came from, or use {mode.twin} (post-training)")
+        if not inputs.task.labelled:
+            raise NotApplicable(
+                f"{inputs.model_id} is scored against float32's outputs (task {inputs.task.id}), without labels to "
+                f"fine-tune on: distilling float32 into its QAT twin on the calibration samples alone would fit the "
+                f"very outputs the fidelity score compares against", f"use {mode.twin}, or give labelled data")
+
+    def key(self, inputs, mode) -> dict[str, Any]:
+        calibration = inputs.calibration()
+        return {
+            "backend": self.id,
+            "source": inputs.source_key(),
+            "mode": mode.id,
+            "recipe": {**recipe_for(inputs.model_id), "log_every": LOG_EVERY},
+            "training": inputs.training_digest(),
+            "calibration": hashlib.sha256(calibration.tobytes()).hexdigest(),
+            "versions": {**build_versions(), **{p: installed(p) for p in ("tf-keras", "tensorflow-model-optimization")}},
+            "code": code_digest(sys.modules[__name__]),
+        }
+
+    def build(self, inputs, mode, path: Path) -> dict[str, Any]:
+        from qbench.tf import deterministic_tensorflow
+
+        recipe = recipe_for(inputs.model_id)
+        deterministic_tensorflow(int(recipe["seed"]))
+        source = inputs.source()
+        training = inputs.training()
+        if training.y is None:
+            raise NotApplicable(f"{inputs.model_id}'s data has no labelled training split to fine-tune on",
+                                f"give a dataset with a train split, or use {mode.twin}")
+        qat_model = annotate(rebuild(load_source(source.path, inputs.source_format)))
+        facts = fine_tune(qat_model, training, recipe, f"{inputs.model_id} {mode.id}")
+        calibration = inputs.calibration()
+        path.write_bytes(convert(qat_model, mode, calibration))
+        return {"model": inputs.model_id, "mode": mode.id, "source_sha256": source.sha256, "fine_tune": facts,
+                "twin": mode.twin, "calibration_samples": len(calibration), "build_versions": build_versions(),
+                "qat_versions": {p: installed(p) for p in ("tf-keras", "tensorflow-model-optimization")}}
+
+
+__all__ = ["QatBackend", "annotate", "convert", "fine_tune", "rebuild"]
