@@ -24,7 +24,7 @@ from qbench.modes import REFERENCE_MODE, Mode
 from qbench.registry import Registry
 
 if TYPE_CHECKING:
-    from qbench.cache import Artifact
+    from qbench.cache import Artifact, Cache
     from qbench.config.options import Settings
     from qbench.models.base import TrainingSet
     from qbench.tasks.base import Task
@@ -44,6 +44,10 @@ class BuildInputs(Protocol):
 
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def cache(self) -> Cache:
+        """Where a backend may keep an intermediate artifact of its own (``qat``: the fine-tuned weights)."""
 
     def source_key(self) -> dict[str, Any]:
         """What determines the source model's bytes (part of every key made from it)."""

@@ -31,6 +31,7 @@ samples, tfmot / tf-keras / TensorFlow versions and this module's code. Its mani
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import sys
@@ -42,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from qbench import progress
-from qbench.cache import code_digest
+from qbench.cache import Artifact, code_digest
 from qbench.errors import NotApplicable, QbenchError
 from qbench.models.base import TrainingSet
 from qbench.modes import INT8_CONV, MODES, Contract, Mode
@@ -209,6 +210,49 @@ def annotate(model):
 
 
 # -- 3. fine-tuning --------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _recording_ranges():
+    """While active, tfmot's moving-average quantizers pass values through unquantized and widen their range
+    variables to the min / max they see, as post-training calibration does."""
+    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
+
+    import tensorflow as tf
+
+    original = quant_ops.MovingAvgQuantize
+
+    def record(inputs, min_var, max_var, ema_decay=0.999, is_training=True, num_bits=8, per_channel=False,
+               symmetric=False, narrow_range=False, **_):
+        axes = list(range(len(inputs.shape) - 1)) if per_channel else None
+        low, high = tf.reduce_min(inputs, axis=axes), tf.reduce_max(inputs, axis=axes)
+        if symmetric:  # as tfmot's own update: the range symmetric about 0
+            ratio = -1.0 if narrow_range else -((1 << num_bits) - 2) / (1 << num_bits)
+            low, high = tf.minimum(low, high / ratio), tf.maximum(high, low * ratio)
+        min_var.assign(tf.minimum(min_var, low))
+        max_var.assign(tf.maximum(max_var, high))
+        return inputs
+
+    quant_ops.MovingAvgQuantize = record
+    try:
+        yield
+    finally:
+        quant_ops.MovingAvgQuantize = original
+
+
+def calibrate(qat_model, samples: np.ndarray, batch: int) -> int:
+    """Start every activation range at the min / max of ``samples`` (the mode's calibration set, the very samples
+    its post-training twin calibrates on), instead of tfmot's [-6, 6]: with its 0.999 moving average a short
+    fine-tune would otherwise keep ranges that clip (raw 0..255 pixels at 6) or waste most of the 8 bits.
+    Returns how many range variables were set."""
+    ranges = [v for v in qat_model.non_trainable_variables if v.name.rsplit("/", 1)[-1].split(":")[0].endswith(
+        ("_min", "_max"))]
+    for v in ranges:
+        v.assign(np.zeros(v.shape, np.float32))  # TFLite ranges always hold 0
+    with _recording_ranges():
+        for start in range(0, len(samples), batch):
+            qat_model(np.asarray(samples[start:start + batch], np.float32), training=True)
+    return len(ranges)
+
+
 def masked_ce(from_logits: bool):
     """Mean sparse cross-entropy over the last axis; labels equal to 255 do not count."""
     import tensorflow as tf
@@ -231,9 +275,10 @@ def _probabilities(model, x: np.ndarray) -> bool:
     return bool(out.min() >= 0 and np.allclose(out.sum(-1), 1.0, atol=1e-3))
 
 
-def fine_tune(qat_model, training: TrainingSet, recipe: dict[str, Any], label: str, log=progress.log):
-    """Fine-tune ``qat_model`` in place for ``recipe["steps"]`` steps of ``training``; what it did (for the
-    manifest)."""
+def fine_tune(qat_model, training: TrainingSet, calibration: np.ndarray, recipe: dict[str, Any], label: str,
+              log=progress.log):
+    """Calibrate ``qat_model``'s ranges on ``calibration``, then fine-tune it in place for ``recipe["steps"]`` steps
+    of ``training``; what it did (for the manifest)."""
     import tensorflow as tf
 
     _, tf_keras = _tfmot()
@@ -242,6 +287,7 @@ def fine_tune(qat_model, training: TrainingSet, recipe: dict[str, Any], label: s
     for layer in qat_model.submodules:
         if isinstance(layer, tf_keras.layers.BatchNormalization):
             layer.trainable = False  # frozen: inference-mode statistics while fine-tuning
+    calibrate(qat_model, calibration, batch)
     x, y = training.raw, training.y
     loss = masked_ce(from_logits=not _probabilities(qat_model, training.fit(x[:8])))
     optimizer = tf_keras.optimizers.Adam(float(recipe["learning_rate"]))
@@ -320,36 +366,60 @@ class QatBackend(Backend):
                 f"fine-tune on: distilling float32 into its QAT twin on the calibration samples alone would fit the "
                 f"very outputs the fidelity score compares against", f"use {mode.twin}, or give labelled data")
 
-    def key(self, inputs, mode) -> dict[str, Any]:
-        calibration = inputs.calibration()
+    def tune_key(self, inputs) -> dict[str, Any]:
+        """What determines the fine-tuned weights (shared by both modes: one fine-tune per model)."""
         return {
             "backend": self.id,
             "source": inputs.source_key(),
-            "mode": mode.id,
             "recipe": {**recipe_for(inputs.model_id), "log_every": LOG_EVERY},
             "training": inputs.training_digest(),
-            "calibration": hashlib.sha256(calibration.tobytes()).hexdigest(),
-            "versions": {**build_versions(), **{p: installed(p) for p in ("tf-keras", "tensorflow-model-optimization")}},
+            "calibration": hashlib.sha256(inputs.calibration().tobytes()).hexdigest(),  # the ranges start from it
+            "versions": {**build_versions(), **qat_versions()},
             "code": code_digest(sys.modules[__name__]),
         }
 
-    def build(self, inputs, mode, path: Path) -> dict[str, Any]:
-        from qbench.tf import deterministic_tensorflow
+    def key(self, inputs, mode) -> dict[str, Any]:
+        calibration = inputs.calibration()
+        return {"tuned": self.tune_key(inputs), "mode": mode.id, "recipe": mode.recipe,
+                "calibration": hashlib.sha256(calibration.tobytes()).hexdigest()}
 
-        recipe = recipe_for(inputs.model_id)
-        deterministic_tensorflow(int(recipe["seed"]))
+    def fine_tuned(self, inputs, mode: Mode) -> Artifact:
+        """The model's fine-tuned QAT weights (tf_keras HDF5), from the cache or fine-tuned now."""
+
+        def make(path: Path) -> dict[str, Any]:
+            from qbench.tf import deterministic_tensorflow
+
+            recipe = recipe_for(inputs.model_id)
+            deterministic_tensorflow(int(recipe["seed"]))
+            source = inputs.source()
+            training = inputs.training()
+            if training.y is None:
+                raise NotApplicable(f"{inputs.model_id}'s data has no labelled training split to fine-tune on",
+                                    f"give a dataset with a train split, or use {mode.twin}")
+            qat_model = annotate(rebuild(load_source(source.path, inputs.source_format)))
+            facts = fine_tune(qat_model, training, inputs.calibration(), recipe, inputs.model_id)
+            qat_model.save_weights(str(path))
+            return {"model": inputs.model_id, "source_sha256": source.sha256, "fine_tune": facts,
+                    "build_versions": build_versions(), "qat_versions": qat_versions()}
+
+        return inputs.cache.get_or_build("qat", self.tune_key(inputs), "qat.weights.h5", make,
+                                         label=f"{inputs.model_id} quantization-aware fine-tuning")
+
+    def build(self, inputs, mode, path: Path) -> dict[str, Any]:
+        tuned = self.fine_tuned(inputs, mode)
         source = inputs.source()
-        training = inputs.training()
-        if training.y is None:
-            raise NotApplicable(f"{inputs.model_id}'s data has no labelled training split to fine-tune on",
-                                f"give a dataset with a train split, or use {mode.twin}")
         qat_model = annotate(rebuild(load_source(source.path, inputs.source_format)))
-        facts = fine_tune(qat_model, training, recipe, f"{inputs.model_id} {mode.id}")
+        qat_model.load_weights(str(tuned.path))
         calibration = inputs.calibration()
         path.write_bytes(convert(qat_model, mode, calibration))
-        return {"model": inputs.model_id, "mode": mode.id, "source_sha256": source.sha256, "fine_tune": facts,
-                "twin": mode.twin, "calibration_samples": len(calibration), "build_versions": build_versions(),
-                "qat_versions": {p: installed(p) for p in ("tf-keras", "tensorflow-model-optimization")}}
+        return {"model": inputs.model_id, "mode": mode.id, "source_sha256": source.sha256, "twin": mode.twin,
+                "fine_tune": tuned.manifest["fine_tune"], "fine_tuned_sha256": tuned.sha256,
+                "calibration_samples": len(calibration), "build_versions": build_versions(),
+                "qat_versions": qat_versions()}
+
+
+def qat_versions() -> dict[str, str | None]:
+    return {p: installed(p) for p in ("tf-keras", "tensorflow-model-optimization")}
 
 
 __all__ = ["QatBackend", "annotate", "convert", "fine_tune", "rebuild"]
