@@ -56,7 +56,7 @@ INSTALL = ("pip install --no-deps -r requirements/qat.txt -c requirements/constr
 #: fine-tune budget per built-in model (user models: ``DEFAULT``); ``steps`` optimizer steps of ``batch`` samples
 RECIPES: dict[str, dict[str, Any]] = {
     "mnist_cnn": {"steps": 600, "batch": 32, "learning_rate": 1e-4, "seed": 0},
-    "deeplab_scenes": {"steps": 150, "batch": 4, "learning_rate": 2e-5, "seed": 0},
+    "deeplab_scenes": {"steps": 100, "batch": 4, "learning_rate": 2e-5, "seed": 0},
 }
 DEFAULT = {"steps": 300, "batch": 32, "learning_rate": 1e-4, "seed": 0}
 LOG_EVERY = 50  # a progress line every this many steps
@@ -202,11 +202,73 @@ def annotate(model):
         marked = tf_keras.models.clone_model(model, clone_function=mark)
         marked.set_weights(model.get_weights())
         with q.quantize_scope({"OutputConfig": config}):
-            return q.quantize_apply(q.quantize_annotate_model(marked))
+            annotated = q.quantize_apply(q.quantize_annotate_model(marked))
     except (RuntimeError, ValueError, TypeError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NotApplicable(f"tfmot cannot annotate this model for quantization-aware training: {reason}",
                             "use the post-training modes (int8, aeq-int8) for this model") from None
+    return _inputs_in_order(annotated, model, tf_keras)
+
+
+def _inputs_of(model) -> dict[str, list[str]]:
+    """Layer name -> the names of the layers it is called on, in order (from the functional config)."""
+    found = {}
+    for layer in model.get_config()["layers"]:
+        nodes = layer.get("inbound_nodes") or []
+        found[layer["name"]] = [connection[0] for connection in nodes[0]] if nodes else []
+    return found
+
+
+def _inputs_in_order(qat_model, model, tf_keras):
+    """``qat_model`` with every multi-input layer fed in ``model``'s order. tfmot 0.8.1's quantize_apply can swap
+    a Concatenate's inputs (tensorflow/model-optimization#1061, open): DeepLab's ASPP concatenation came out as
+    [pooled, conv] where the model has [conv, pooled], and the decoder's likewise. The same layer objects (and
+    weights) are called again in the right order."""
+    wanted = {f"quant_{name}": [f"quant_{n}" for n in inputs] for name, inputs in _inputs_of(model).items()
+              if len(inputs) > 1}
+    present = _inputs_of(qat_model)
+    wrong = {name for name, order in wanted.items() if name in present and present[name] != order
+             and sorted(present[name]) == sorted(order)}
+    if not wrong:
+        return qat_model
+    tensors = {qat_model.layers[0].name: qat_model.inputs[0]}
+    for layer in qat_model.layers[1:]:
+        names = wanted[layer.name] if layer.name in wrong else present[layer.name]
+        args = [tensors[n] for n in names]
+        tensors[layer.name] = layer(args if len(args) > 1 else args[0])
+    return tf_keras.Model(qat_model.inputs, [tensors[n] for n in [t._keras_history.layer.name
+                                                                  for t in qat_model.outputs]], name=qat_model.name)
+
+
+@contextlib.contextmanager
+def _without_fake_quantization():
+    """While active, tfmot's quantizers pass every value through unchanged (to compare the QAT graph with the
+    float model it was made from)."""
+    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
+
+    names = ("LastValueQuantize", "MovingAvgQuantize", "AllValuesQuantize")
+    saved = {name: getattr(quant_ops, name) for name in names}
+    for name in names:
+        setattr(quant_ops, name, lambda inputs, *args, **kwargs: inputs)
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(quant_ops, name, function)
+
+
+def check_same_function(qat_model, model, samples: np.ndarray) -> None:
+    """Refuse a QAT graph that, with its fake quantization off, does not compute what ``model`` computes (a tfmot
+    rewrite that changed the model: NotApplicable, naming the largest difference)."""
+    x = np.asarray(samples[:2], np.float32)
+    want = np.asarray(model(x, training=False))
+    with _without_fake_quantization():
+        got = np.asarray(qat_model(x, training=False))
+    error = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
+    if not error <= 1e-3 * max(1.0, float(np.abs(want).max())):
+        raise NotApplicable(f"tfmot's quantization-aware graph of this model computes something else than the model "
+                            f"(largest output difference {error:.3g} with fake quantization off)",
+                            "use the post-training modes (int8, aeq-int8) for this model")
 
 
 # -- 3. fine-tuning --------------------------------------------------------------------------------------------
@@ -238,11 +300,23 @@ def _recording_ranges():
         quant_ops.MovingAvgQuantize = original
 
 
+def freeze_batch_norms(model) -> int:
+    """Batch norms keep their moving statistics and scale (tf_keras runs a non-trainable batch norm in inference
+    mode even in a training call): small fine-tuning batches would only add noise to them."""
+    _, tf_keras = _tfmot()
+    frozen = [layer for layer in model.submodules if isinstance(layer, tf_keras.layers.BatchNormalization)]
+    for layer in frozen:
+        layer.trainable = False
+    return len(frozen)
+
+
 def calibrate(qat_model, samples: np.ndarray, batch: int) -> int:
     """Start every activation range at the min / max of ``samples`` (the mode's calibration set, the very samples
     its post-training twin calibrates on), instead of tfmot's [-6, 6]: with its 0.999 moving average a short
     fine-tune would otherwise keep ranges that clip (raw 0..255 pixels at 6) or waste most of the 8 bits.
+    Batch norms are frozen first (see ``freeze_batch_norms``): the calibration passes run in training mode.
     Returns how many range variables were set."""
+    freeze_batch_norms(qat_model)
     ranges = [v for v in qat_model.non_trainable_variables if v.name.rsplit("/", 1)[-1].split(":")[0].endswith(
         ("_min", "_max"))]
     for v in ranges:
@@ -284,15 +358,12 @@ def fine_tune(qat_model, training: TrainingSet, calibration: np.ndarray, recipe:
     _, tf_keras = _tfmot()
     steps, batch = int(recipe["steps"]), int(recipe["batch"])
     tf_keras.utils.set_random_seed(int(recipe["seed"]))
-    for layer in qat_model.submodules:
-        if isinstance(layer, tf_keras.layers.BatchNormalization):
-            layer.trainable = False  # frozen: inference-mode statistics while fine-tuning
     calibrate(qat_model, calibration, batch)
     x, y = training.raw, training.y
     loss = masked_ce(from_logits=not _probabilities(qat_model, training.fit(x[:8])))
     optimizer = tf_keras.optimizers.Adam(float(recipe["learning_rate"]))
     rng = np.random.default_rng(int(recipe["seed"]))
-    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch // len(x)))])
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch // len(x)))] or [[]]).astype(int)
 
     @tf.function
     def step(xb, yb):
@@ -396,7 +467,9 @@ class QatBackend(Backend):
             if training.y is None:
                 raise NotApplicable(f"{inputs.model_id}'s data has no labelled training split to fine-tune on",
                                     f"give a dataset with a train split, or use {mode.twin}")
-            qat_model = annotate(rebuild(load_source(source.path, inputs.source_format)))
+            float_model = rebuild(load_source(source.path, inputs.source_format))
+            qat_model = annotate(float_model)
+            check_same_function(qat_model, float_model, inputs.calibration())
             facts = fine_tune(qat_model, training, inputs.calibration(), recipe, inputs.model_id)
             qat_model.save_weights(str(path))
             return {"model": inputs.model_id, "source_sha256": source.sha256, "fine_tune": facts,
