@@ -5,35 +5,39 @@ end the same way: TFLiteConverter with the converter backend's own recipe (``con
 ``qat-int8`` as in the thesis) and the same representative dataset. In between, the model is fine-tuned with fake
 quantization:
 
-1. **Rebuild in tf_keras.** tensorflow-model-optimization 0.8.1 annotates tf_keras models only (its
-   ``quantize_model`` refuses Keras 3 models; tensorflow/model-optimization #1270, #1119). The Keras 3 source is
-   rebuilt layer by layer as a flat tf_keras functional model: each layer from its config as the tf_keras layer of
-   the same class name, called on the same inputs, its weights copied; nested models (DeepLab's MobileNetV2
+1. **Rebuild in tf_keras** (``qat_graph``). tensorflow-model-optimization 0.8.1 annotates tf_keras models only
+   (its ``quantize_model`` refuses Keras 3 models; tensorflow/model-optimization #1270, #1119). The Keras 3 source
+   is rebuilt layer by layer as a flat tf_keras functional model: each layer from its config as the tf_keras layer
+   of the same class name, called on the same inputs, its weights copied; nested models (DeepLab's MobileNetV2
    feature extractor) are inlined, because tfmot cannot quantize a model inside a model. A layer tf_keras has no
    class for (a custom layer, a Lambda) makes the mode not applicable, with that reason.
-2. **Annotate** with tfmot's default 8-bit scheme (``quantize_model``): per-channel int8 weights, int8 activations,
-   batch norms folded into the convolutions before them. Layers the scheme lacks but that carry no weights get an
-   output-only config (``OutputConfig``: the layer runs as it is and its output is fake-quantized, as tfmot does
-   for Add and Concatenate): ``Rescaling`` (DeepLab's input ``x / 127.5 - 1``). Any other layer tfmot cannot
-   annotate makes the mode not applicable with tfmot's own message.
+2. **Annotate** with tfmot's default 8-bit scheme (``quantize_apply``): int8 weights (per channel for
+   convolutions, per tensor for Dense kernels: the scheme's own choice), int8 activations, batch norms after
+   convolutions quantized where the converter will fold them. Layers the scheme lacks but that carry no weights
+   get an output-only config (the layer runs as it is and its output is fake-quantized, as tfmot does for Add and
+   Concatenate): ``Rescaling`` (DeepLab's input ``x / 127.5 - 1``). Any other layer tfmot cannot annotate makes
+   the mode not applicable with tfmot's own message. tfmot swaps Concatenate inputs (#1061): they are put back in
+   order, and a graph that with fake quantization off does not compute the source's outputs is refused.
 3. **Fine-tune** on the model's training split (``BuildInputs.training``: disjoint from the evaluated samples, as
-   calibration already is) for a small fixed budget (``RECIPES``: steps, batch, learning rate, per built-in model;
-   ``DEFAULT`` for user models), Adam, sparse cross-entropy over the output's last axis with label 255 ignored
-   (class ids for classification, masks for segmentation). Batch norms are frozen (moving statistics and scale
-   kept: small fine-tuning batches would only add noise to them). Progress lines every ``LOG_EVERY`` steps.
-   Models whose task is not scored against labels (``inputs:``, task fidelity) skip: see ``check``.
-4. **Convert** as ``int8`` / ``int8-float-io``.
+   calibration already is) for a small fixed budget (``RECIPES``: steps, batch, learning rate per built-in model;
+   ``DEFAULT`` for user models): first every activation range is set from the twin's own calibration samples
+   (tfmot starts them at [-6, 6] and moves them with a 0.999 moving average, far too slowly for a short
+   fine-tune), then Adam on sparse cross-entropy over the output's last axis with label 255 ignored (class ids for
+   classification, masks for segmentation). Batch norms are frozen (moving statistics and scale kept: small
+   batches would only add noise). Progress lines every ``LOG_EVERY`` steps. Models whose task is not scored
+   against labels (``inputs:``, task fidelity) do not apply: see ``check``.
+4. **Convert** as ``int8`` / ``int8-float-io``, from the fine-tuned weights.
 
-The artifact is keyed by the source model's key, the fine-tune recipe, the training data's digest, the calibration
-samples, tfmot / tf-keras / TensorFlow versions and this module's code. Its manifest records the fine-tune
-(``fine_tune``: steps, seconds, loss first and last), which results carry and the report shows beside the PTQ twin.
+The fine-tuned weights are their own cache artifact (kind ``qat``, keyed by the source model's key, the recipe, the
+training data's digest, the calibration samples, TensorFlow / tf-keras / tfmot versions and the code of both
+modules): both modes convert the one fine-tune. Each ``.tflite``'s manifest records it (``fine_tune``: steps,
+seconds, loss every ``LOG_EVERY`` steps), which results carry and the report shows beside the PTQ twin.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 import sys
 import tempfile
 import time
@@ -47,11 +51,11 @@ from qbench.cache import Artifact, code_digest
 from qbench.errors import NotApplicable, QbenchError
 from qbench.models.base import TrainingSet
 from qbench.modes import INT8_CONV, MODES, Contract, Mode
+from qbench.quantizers import qat_graph
 from qbench.quantizers.base import BACKENDS, Backend
+from qbench.quantizers.qat_graph import _tfmot, annotate, check_same_function, rebuild
 from qbench.versions import build_versions, installed
 
-INSTALL = ("pip install --no-deps -r requirements/qat.txt -c requirements/constraints.txt "
-           "(tf-keras==2.21.0, tensorflow-model-optimization==0.8.1; ./run installs them)")
 
 #: fine-tune budget per built-in model (user models: ``DEFAULT``); ``steps`` optimizer steps of ``batch`` samples
 RECIPES: dict[str, dict[str, Any]] = {
@@ -80,195 +84,6 @@ for _mode in (
 
 def recipe_for(model_id: str) -> dict[str, Any]:
     return dict(RECIPES.get(model_id, DEFAULT))
-
-
-def _tfmot():
-    try:
-        import tensorflow_model_optimization as tfmot
-        import tf_keras
-    except ImportError:
-        raise QbenchError("the qat-* modes need tf-keras and tensorflow-model-optimization, which are not installed",
-                          INSTALL) from None
-    return tfmot, tf_keras
-
-
-# -- 1. Keras 3 -> tf_keras ------------------------------------------------------------------------------------
-_DROPPED = ("_initializer", "_regularizer", "_constraint")  # the weights are copied; training adds no penalty
-
-
-def _tf_keras_layer(layer, tf_keras):
-    """The tf_keras layer of ``layer``'s class with its configuration (weights are copied once it is built)."""
-    name = type(layer).__name__
-    cls = getattr(tf_keras.layers, name, None)
-    if cls is None or not isinstance(cls, type):
-        raise NotApplicable(f"tf_keras has no layer {name} ({layer.name}), so tfmot cannot rebuild this model",
-                            "use the post-training modes (int8, aeq-int8) for this model")
-    config = layer.get_config()
-    accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "dtype", "trainable"}
-    kept = {k: v for k, v in config.items() if k in accepted and not k.endswith(_DROPPED)}
-    if isinstance(kept.get("dtype"), dict):  # Keras 3 writes a DTypePolicy
-        kept["dtype"] = kept["dtype"].get("config", {}).get("name", "float32")
-    if isinstance(kept.get("activation"), dict):  # a serialized function
-        kept["activation"] = kept["activation"].get("config", kept["activation"])
-    try:
-        return cls(**kept)
-    except (TypeError, ValueError) as exc:
-        raise NotApplicable(f"tf_keras cannot rebuild layer {layer.name} ({name}): {exc}",
-                            "use the post-training modes (int8, aeq-int8) for this model") from None
-
-
-def rebuild(model):
-    """``model`` (Keras 3, Sequential or functional, nested models inlined) as a flat tf_keras functional model
-    with the same weights."""
-    import keras
-
-    _, tf_keras = _tfmot()
-    made: dict[int, Any] = {}  # id(Keras 3 layer) -> tf_keras layer (a shared layer stays shared)
-    pairs: list[tuple[Any, Any]] = []
-
-    def operation(op):
-        if isinstance(op, keras.Sequential):
-            return lambda x, **_: _chain(op.layers, x)
-        if isinstance(op, keras.Model):  # a functional model inside: inline its graph
-            return lambda *args, **_: op._run_through_graph(args[0] if len(args) == 1 else list(args), operation)
-        if id(op) not in made:
-            made[id(op)] = _tf_keras_layer(op, tf_keras)
-            pairs.append((op, made[id(op)]))
-        return made[id(op)]
-
-    def _chain(layers, x):
-        for layer in layers:
-            x = operation(layer)(x)
-        return x
-
-    if not isinstance(model, keras.Model) or not model.inputs:
-        raise NotApplicable("the source is not a built Keras functional or Sequential model",
-                            "save the model after building it on an Input")
-    if len(model.inputs) != 1:
-        raise NotApplicable(f"{len(model.inputs)} inputs: the qat-* modes fine-tune single-input models",
-                            "use the post-training modes for this model")
-    shape = tuple(model.inputs[0].shape[1:])
-    inputs = tf_keras.Input(shape=shape, dtype="float32", name=model.inputs[0].name.split(":")[0] or "input")
-    outputs = operation(model)(inputs)
-    out = tf_keras.Model(inputs, outputs, name=model.name)
-    for source, target in pairs:
-        target.set_weights(source.get_weights())
-    return out
-
-
-# -- 2. annotation ---------------------------------------------------------------------------------------------
-def _output_config(tfmot):
-    """Fake-quantize the layer's output only (no weights): what tfmot's scheme does for Add / Concatenate."""
-    quantizers = tfmot.quantization.keras.quantizers
-
-    class OutputConfig(tfmot.quantization.keras.QuantizeConfig):
-        def get_weights_and_quantizers(self, layer):
-            return []
-
-        def get_activations_and_quantizers(self, layer):
-            return []
-
-        def set_quantize_weights(self, layer, quantize_weights):
-            pass
-
-        def set_quantize_activations(self, layer, quantize_activations):
-            pass
-
-        def get_output_quantizers(self, layer):
-            return [quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
-
-        def get_config(self):
-            return {}
-
-    return OutputConfig
-
-
-#: layers tfmot's default 8-bit scheme has no config for, and the config they get (documented in the README)
-OUTPUT_ONLY = ("Rescaling",)
-
-
-def annotate(model):
-    """tfmot's default 8-bit QAT model of the tf_keras ``model``; NotApplicable with tfmot's reason if it refuses."""
-    tfmot, tf_keras = _tfmot()
-    q = tfmot.quantization.keras
-    config = _output_config(tfmot)
-
-    def mark(layer):
-        if type(layer).__name__ in OUTPUT_ONLY:
-            return q.quantize_annotate_layer(layer, config())
-        return layer
-
-    try:
-        marked = tf_keras.models.clone_model(model, clone_function=mark)
-        marked.set_weights(model.get_weights())
-        with q.quantize_scope({"OutputConfig": config}):
-            annotated = q.quantize_apply(q.quantize_annotate_model(marked))
-    except (RuntimeError, ValueError, TypeError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NotApplicable(f"tfmot cannot annotate this model for quantization-aware training: {reason}",
-                            "use the post-training modes (int8, aeq-int8) for this model") from None
-    return _inputs_in_order(annotated, model, tf_keras)
-
-
-def _inputs_of(model) -> dict[str, list[str]]:
-    """Layer name -> the names of the layers it is called on, in order (from the functional config)."""
-    found = {}
-    for layer in model.get_config()["layers"]:
-        nodes = layer.get("inbound_nodes") or []
-        found[layer["name"]] = [connection[0] for connection in nodes[0]] if nodes else []
-    return found
-
-
-def _inputs_in_order(qat_model, model, tf_keras):
-    """``qat_model`` with every multi-input layer fed in ``model``'s order. tfmot 0.8.1's quantize_apply can swap
-    a Concatenate's inputs (tensorflow/model-optimization#1061, open): DeepLab's ASPP concatenation came out as
-    [pooled, conv] where the model has [conv, pooled], and the decoder's likewise. The same layer objects (and
-    weights) are called again in the right order."""
-    wanted = {f"quant_{name}": [f"quant_{n}" for n in inputs] for name, inputs in _inputs_of(model).items()
-              if len(inputs) > 1}
-    present = _inputs_of(qat_model)
-    wrong = {name for name, order in wanted.items() if name in present and present[name] != order
-             and sorted(present[name]) == sorted(order)}
-    if not wrong:
-        return qat_model
-    tensors = {qat_model.layers[0].name: qat_model.inputs[0]}
-    for layer in qat_model.layers[1:]:
-        names = wanted[layer.name] if layer.name in wrong else present[layer.name]
-        args = [tensors[n] for n in names]
-        tensors[layer.name] = layer(args if len(args) > 1 else args[0])
-    return tf_keras.Model(qat_model.inputs, [tensors[n] for n in [t._keras_history.layer.name
-                                                                  for t in qat_model.outputs]], name=qat_model.name)
-
-
-@contextlib.contextmanager
-def _without_fake_quantization():
-    """While active, tfmot's quantizers pass every value through unchanged (to compare the QAT graph with the
-    float model it was made from)."""
-    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
-
-    names = ("LastValueQuantize", "MovingAvgQuantize", "AllValuesQuantize")
-    saved = {name: getattr(quant_ops, name) for name in names}
-    for name in names:
-        setattr(quant_ops, name, lambda inputs, *args, **kwargs: inputs)
-    try:
-        yield
-    finally:
-        for name, function in saved.items():
-            setattr(quant_ops, name, function)
-
-
-def check_same_function(qat_model, model, samples: np.ndarray) -> None:
-    """Refuse a QAT graph that, with its fake quantization off, does not compute what ``model`` computes (a tfmot
-    rewrite that changed the model: NotApplicable, naming the largest difference)."""
-    x = np.asarray(samples[:2], np.float32)
-    want = np.asarray(model(x, training=False))
-    with _without_fake_quantization():
-        got = np.asarray(qat_model(x, training=False))
-    error = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
-    if not error <= 1e-3 * max(1.0, float(np.abs(want).max())):
-        raise NotApplicable(f"tfmot's quantization-aware graph of this model computes something else than the model "
-                            f"(largest output difference {error:.3g} with fake quantization off)",
-                            "use the post-training modes (int8, aeq-int8) for this model")
 
 
 # -- 3. fine-tuning --------------------------------------------------------------------------------------------
@@ -446,7 +261,7 @@ class QatBackend(Backend):
             "training": inputs.training_digest(),
             "calibration": hashlib.sha256(inputs.calibration().tobytes()).hexdigest(),  # the ranges start from it
             "versions": {**build_versions(), **qat_versions()},
-            "code": code_digest(sys.modules[__name__]),
+            "code": code_digest(sys.modules[__name__], qat_graph),
         }
 
     def key(self, inputs, mode) -> dict[str, Any]:

@@ -81,10 +81,11 @@ def test_a_user_classifier_runs_both_qat_modes_on_every_interpreter_device(pytes
         "--benchmark-min-rounds=1", "--benchmark-warmup=off", f"--qbench-model=bars={user.classifier},"
         f"dataset=idx:{user.idx}", "--qbench-models=bars", "--qbench-modes=float32,int8,int8-float-io," +
         ",".join(QAT_MODES), f"--qbench-devices={','.join(DEVICES)}", f"--benchmark-json={out}")
-    # 4 modes x (4 latency + 4 quality + 1 contract) + 4 sizes; the scenes-only check is deselected
-    result.assert_outcomes(passed=5 * 9 + 4, deselected=1)
-    result.stdout.fnmatch_lines(["*bars: quantization-aware fine-tuning, 300 steps of 32 on 2000 training samples*",
-                                 "*bars: step 300/300, loss*"])
+    # 5 modes x (4 latency + 4 quality + 1 contract + 1 size); the scenes-only check is deselected
+    result.assert_outcomes(passed=5 * 10, deselected=1)
+    printed = result.stdout.str() + result.stderr.str()  # progress lines: the terminal's, wherever the build ran
+    assert "bars: quantization-aware fine-tuning, 300 steps of 32 on 2000 training samples" in printed
+    assert "bars: step 300/300, loss" in printed
     cases = {(b["extra_info"]["mode"], b["extra_info"]["device"]): b["extra_info"]
              for b in json.loads(out.read_text())["benchmarks"]}
     for mode in QAT_MODES:
@@ -93,7 +94,8 @@ def test_a_user_classifier_runs_both_qat_modes_on_every_interpreter_device(pytes
             info, ptq = cases[(mode, device)], cases[(twin, device)]
             assert info["within_budget"] is True and info["accuracy"] > 0.9, (mode, device, info["accuracy"])
             assert info["fine_tune"]["steps"] == qat.DEFAULT["steps"] and info["fine_tune"]["seconds"] > 0
-            assert info["model_bytes"] < 0.4 * cases[("float32", device)]["model_bytes"]
+            # the same storage as the twin (Dense kernels per tensor: a few scales fewer)
+            assert 0.9 * ptq["model_bytes"] <= info["model_bytes"] <= 1.02 * ptq["model_bytes"]
             assert info["model_sha256"] != ptq["model_sha256"]
     # both modes convert the same fine-tuned weights: one fine-tune
     assert len({cases[(m, "builtin")]["fine_tune"]["seconds"] for m in QAT_MODES}) == 1
