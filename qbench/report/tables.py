@@ -107,13 +107,14 @@ def twin_table(runs: list[Run]) -> Table | None:
     """Each mode that names a twin (``Mode.twin``: a quantization-aware mode's post-training counterpart) beside it,
     per machine, model and device: primary quality, size, median latency and what fine-tuning cost. None when no
     run holds such a pair."""
+    from qbench import quantizers  # noqa: F401  (every built-in backend's modes registered: runs older than "twin")
     from qbench.modes import MODES
     from qbench.tasks import get as task_of
 
     rows = []
     for run in runs:
         for c in sorted(run.cases.values(), key=lambda c: case_sort_key(c.key)):
-            twin_id = MODES.get(c.mode).twin if c.mode in MODES else None
+            twin_id = c.info.get("twin") or (MODES.get(c.mode).twin if c.mode in MODES else None)
             twin = run.cases.get((c.model, twin_id, c.device)) if twin_id else None
             if twin is None:
                 continue
