@@ -74,7 +74,9 @@ def check(model: TfliteModel, contract: Contract, exempt: Iterable[str] = ()) ->
         covered += 1
         if weight.dtype != contract.weights:
             wrong_weights.append(f"{_name(model, op)}: {weight.dtype}")
-        elif contract.granularity and not _granular(weight, output, contract.granularity):
+        elif contract.granularity and not _granular(weight, output, contract.granularity) and not (
+                op.opcode in contract.per_tensor_ops and weight.quantization is not None
+                and weight.quantization.kind == "per-tensor"):
             wrong_granularity.append(f"{_name(model, op)}: "
                                      f"{weight.quantization.kind if weight.quantization else 'no quantization'}")
         if output.dtype != contract.activations:

@@ -62,6 +62,8 @@ class Contract:
     ops: frozenset[str] = WEIGHTED  # op kinds the weight rule covers
     min_weight_elements: int = 0  # smaller weight tensors are exempt (left float32 by the mode)
     granularity: str | None = None  # "per-channel" | "blockwise" required of integer weights
+    #: op kinds whose integer weights may be per-tensor all the same (tfmot's 8-bit scheme: Dense kernels)
+    per_tensor_ops: frozenset[str] = frozenset()
     activations: str = "float32"  # output dtype of the ops the weight rule covers
     io: tuple[str, str] = ("float32", "float32")  # (input, output) dtypes
 
@@ -83,6 +85,9 @@ class Mode:
     #: the next wider mode a user would pick instead: a +budget search stops once its model is as large as this
     #: mode's would be (``qbench.repair.search``), and names it
     wider: str | None = None
+    #: the post-training mode this one is weighed against (a quantization-aware mode's PTQ twin): the report puts
+    #: them side by side
+    twin: str | None = None
     default: bool = False  # in the default selection (the thesis's four modes; --qbench-modes all for every one)
     #: the file the backend writes and a runtime must be able to load (``Runner.formats``): "tflite" | "onnx"
     format: str = "tflite"

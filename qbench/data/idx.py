@@ -103,5 +103,7 @@ class IdxKind(DatasetKind):
             eval_y=arrays["y_test"].astype(np.int64),
             digest=digest_files("idx", sorted(find_files(path).values())),
             split_rule=TRAIN_TEST_RULE,
+            # the whole training split (quantization-aware fine-tuning); the digest covers its files
+            training=lambda: (arrays["x_train"], arrays["y_train"].astype(np.int64)),
         )
 

@@ -52,8 +52,10 @@ class NpzKind(DatasetKind):
         arrays = read_npz(path)
         for name in ("x_train", "y_train", "x_test", "y_test", "x", "y"):  # all of them, not just those sampled
             require_finite(arrays.get(name), f"array {name}", str(path))
+        training = None  # a seeded split has no training samples beyond the calibration ones
         if "x_test" in arrays or "x_train" in arrays:
-            x_train, _ = _pair(arrays, "x_train", "y_train", path)
+            x_train, y_train = _pair(arrays, "x_train", "y_train", path)
+            training = lambda: (x_train, y_train)  # noqa: E731  (quantization-aware fine-tuning; digested with the file)
             x_test, y_test = _pair(arrays, "x_test", "y_test", path)
             calibration, rule = x_train[calibration_pick(len(x_train))], TRAIN_TEST_RULE
         else:
@@ -71,5 +73,6 @@ class NpzKind(DatasetKind):
             pixels=x_test.dtype == np.uint8,
             images=x_test.dtype == np.uint8,
             split_rule=rule,
+            training=training,
         )
 

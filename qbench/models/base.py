@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
@@ -26,6 +26,20 @@ if TYPE_CHECKING:
     from qbench.cache import Cache
     from qbench.config.options import Option, Settings
     from qbench.tasks.base import OutputInfo
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """A model's training split: raw samples as the dataset holds them (uint8 pixels or float arrays), labels fitted
+    to the model's outputs (class ids, masks; None: unlabelled) and ``fit``, which turns a batch of raw samples
+    into model inputs (fitted batch by batch: 600 float frames at 256x512 would take ~1 GB)."""
+
+    raw: np.ndarray
+    y: np.ndarray | None
+    fit: Callable[[np.ndarray], np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.raw)
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,18 @@ class ModelSpec(ABC):
         """The input and outputs a built-in model is known to have (None: read them from its float32 file), so its
         data can be read before anything is converted."""
         return None
+
+    def training(self, ctx: ModelContext) -> TrainingSet:
+        """The training split a backend may fine-tune on (quantization-aware training), disjoint from the evaluated
+        samples; raises ``qbench.errors.NotApplicable`` when the model's data has none."""
+        from qbench.errors import NotApplicable
+
+        raise NotApplicable(f"model {self.id} has no training split to fine-tune on",
+                            "give it a dataset with a train split (e.g. dataset=idx:DIR)")
+
+    def training_digest(self, ctx: ModelContext) -> dict[str, Any]:
+        """What identifies the training split's content, computed without reading all of it (a cache-key part)."""
+        return {}
 
     def converter_args(self) -> dict[str, Any]:
         """Extra arguments for the converter backend (frozen graphs: input/output array names)."""

@@ -10,6 +10,7 @@ them by the task, once, before any case runs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,8 +18,8 @@ from qbench import data as datasets
 from qbench import tasks
 from qbench.data.base import Data, DatasetKind, EvalSet
 from qbench.data.preprocess import fit_inputs, scale_pixels
-from qbench.errors import QbenchError
-from qbench.models.base import ModelContext, ModelSpec
+from qbench.errors import NotApplicable, QbenchError
+from qbench.models.base import ModelContext, ModelSpec, TrainingSet
 
 
 class DataFitted(ModelSpec):
@@ -70,6 +71,19 @@ class DataFitted(ModelSpec):
         result = EvalSet(self._inputs(ctx, data.eval_x, data), y, classes, data.class_names)
         task.check_fit(outputs, result, f"model {self.id} on {data.origin}")
         return result
+
+    def training(self, ctx: ModelContext) -> TrainingSet:
+        data = self.data(ctx)
+        if data.training is None:
+            raise NotApplicable(f"{data.origin} has no training split to fine-tune {self.id} on ({data.split_rule})",
+                                "give a dataset with a train split (idx:, npz: with x_train/y_train, mnist, scenes)")
+        raw, labels = data.training()
+        task = tasks.get(self.task)
+        y = task.fit_labels(labels, list(ctx.io(self.id).outputs), data.origin) if task.labelled else None
+        return TrainingSet(raw, y, lambda batch: self._inputs(ctx, batch, data))
+
+    def training_digest(self, ctx: ModelContext) -> dict[str, Any]:
+        return {"dataset": self.data(ctx).digest}
 
     def calibration(self, ctx: ModelContext) -> np.ndarray:
         data = self.data(ctx)

@@ -49,6 +49,9 @@ class TrainedModel(ModelSpec):
     def train(self, ctx: ModelContext, path: Path) -> dict[str, Any]:
         """Train from scratch and save the model at ``path``; return what training reported (for the manifest)."""
 
+    def training_digest(self, ctx: ModelContext) -> dict[str, Any]:
+        return self.training_data(ctx)
+
     def architecture(self, ctx: ModelContext) -> dict[str, Any]:
         """``{"code", "kwargs", "digest"}``: the builder's code digest and the digest of what it builds."""
         build, kwargs = self.builder(ctx)

@@ -60,6 +60,13 @@ class ModelBuild:
     def calibration(self) -> np.ndarray:
         return self._artifacts.calibration(self.model_id)
 
+    def training(self):
+        """The model's training split (``qbench.models.base.TrainingSet``; NotApplicable when it has none)."""
+        return self._artifacts.spec(self.model_id).training(self._artifacts.context)
+
+    def training_digest(self) -> dict[str, Any]:
+        return self._artifacts.spec(self.model_id).training_digest(self._artifacts.context)
+
     def reference_bytes(self, mode_id: str) -> bytes:
         """The float model ``mode_id`` starts from (its backend says which), whose tensors its size is predicted
         from and its layers are explained against."""

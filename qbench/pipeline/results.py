@@ -39,6 +39,8 @@ class Results:
             "emulated": emulated(),
             **({"kept_layers": artifact.manifest["kept_layers"], "budget_searched": artifact.manifest[
                 "budget_search"]["budget"]} if "kept_layers" in artifact.manifest else {}),
+            **({"fine_tune": artifact.manifest["fine_tune"]} if "fine_tune" in artifact.manifest else {}),
+            **({"twin": mode_of(mode_id).twin} if mode_of(mode_id).twin else {}),  # the report's side-by-side pair
             **self._explain(model_id, mode_id),
         }
 

@@ -24,8 +24,10 @@ from qbench.modes import REFERENCE_MODE, Mode
 from qbench.registry import Registry
 
 if TYPE_CHECKING:
-    from qbench.cache import Artifact
+    from qbench.cache import Artifact, Cache
     from qbench.config.options import Settings
+    from qbench.models.base import TrainingSet
+    from qbench.tasks.base import Task
     from qbench.tflite_file import TfliteModel
 
 #: builds a mode's model bytes with some layers (output tensor name -> precision from ``Mode.keep``) kept wider
@@ -43,6 +45,10 @@ class BuildInputs(Protocol):
     @property
     def settings(self) -> Settings: ...
 
+    @property
+    def cache(self) -> Cache:
+        """Where a backend may keep an intermediate artifact of its own (``qat``: the fine-tuned weights)."""
+
     def source_key(self) -> dict[str, Any]:
         """What determines the source model's bytes (part of every key made from it)."""
 
@@ -55,6 +61,15 @@ class BuildInputs(Protocol):
     def float_model(self) -> TfliteModel: ...
 
     def calibration(self) -> np.ndarray: ...
+
+    @property
+    def task(self) -> Task: ...
+
+    def training(self) -> TrainingSet:
+        """The training split, disjoint from the evaluated samples (NotApplicable when the data has none)."""
+
+    def training_digest(self) -> dict[str, Any]:
+        """What identifies the training split's content (a cache-key part), without reading all of it."""
 
 
 class Backend(ABC):

@@ -17,7 +17,7 @@ from qbench.report.explanations import find as find_explanations
 from qbench.sources import load_runs
 from qbench.report.mcu import fits_table, footprint_table
 from qbench.report.recommend import recommendation_table, replicability_table
-from qbench.report.tables import model_table, runs_table, to_markdown
+from qbench.report.tables import model_table, runs_table, to_markdown, twin_table
 
 if TYPE_CHECKING:
     from qbench.gate import GateConfig  # gate imports this package: no import at run time
@@ -57,10 +57,11 @@ def write_report(sources: list[str | Path], out: Path, gate_config: "GateConfig 
         skipped += explained.skipped
     replicated = replicability_table(runs)
     mcu_tables = tuple(t for t in (fits_table(runs), footprint_table(runs)) if t is not None)
+    twins = twin_table(runs)  # quantization-aware modes beside their post-training twins, when a run has both
     markdown = to_markdown([advice, *mcu_tables, *([replicated] if replicated else []), overview, *tables,
-                            *([explained.table] if explained else [])])
+                            *([twins] if twins else []), *([explained.table] if explained else [])])
     (out / "tables.md").write_text(markdown, encoding="utf-8")
-    per_model = [(t, [w for w in written if w.model == m]) for m, t in zip(models, tables)]
+    per_model = [(t, [w for w in written if w.model == m]) for m, t in zip(models, tables)] + ([(twins, [])] if twins else [])
     (out / "index.html").write_text(render_index(overview, per_model, skipped, advice, explained, replicated,
                                                       mcu_tables), encoding="utf-8")
     return ReportResult(out, markdown, out / "tables.md", out / "index.html", [w.path for w in written], skipped)

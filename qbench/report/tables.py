@@ -103,6 +103,41 @@ def model_table(model: str, runs: list[Run]) -> Table:
     return Table(f"{model} ({task})", headers, rows, note)
 
 
+def twin_table(runs: list[Run]) -> Table | None:
+    """Each mode that names a twin (``Mode.twin``: a quantization-aware mode's post-training counterpart) beside it,
+    per machine, model and device: primary quality, size, median latency and what fine-tuning cost. None when no
+    run holds such a pair."""
+    from qbench import quantizers  # noqa: F401  (every built-in backend's modes registered: runs older than "twin")
+    from qbench.modes import MODES
+    from qbench.tasks import get as task_of
+
+    rows = []
+    for run in runs:
+        for c in sorted(run.cases.values(), key=lambda c: case_sort_key(c.key)):
+            twin_id = c.info.get("twin") or (MODES.get(c.mode).twin if c.mode in MODES else None)
+            twin = run.cases.get((c.model, twin_id, c.device)) if twin_id else None
+            if twin is None:
+                continue
+            metric = all_metrics().get(task_of(c.task).primary) if c.task else None
+            mine, theirs = (None if metric is None else x.quality.get(metric.key) for x in (c, twin))
+            delta = "-" if mine is None or theirs is None else f"{metric.shown(mine) - metric.shown(theirs):+.2f}"
+            tuned = c.info.get("fine_tune") or {}
+            rows.append([run.label, c.model, c.device, c.mode, twin.mode,
+                         metric.header if metric else "-", metric.cell(mine) if metric else "-",
+                         metric.cell(theirs) if metric else "-", delta,
+                         num(c.model_bytes / 1024, 4), num(twin.model_bytes / 1024, 4),
+                         f"x{twin.latency_median_s / c.latency_median_s:.2f}" if c.latency_median_s else "-",
+                         "-" if tuned.get("seconds") is None else f"{tuned['seconds']:.0f} s ({tuned.get('steps')} steps)"])
+    if not rows:
+        return None
+    headers = ["Machine", "Model", "Device", "Mode", "Twin", "Metric", "Mode quality", "Twin quality", "Difference",
+               "Size (KiB)", "Twin size (KiB)", "Speed vs twin", "Fine-tune"]
+    note = ("A quantization-aware mode fine-tunes the model with fake quantization before the same conversion as its "
+            "post-training twin. Speed vs twin = twin median / mode median on the same device (above 1: faster). "
+            "Fine-tune: what its one build spent fine-tuning (cached afterwards).")
+    return Table("Quantization-aware vs post-training", headers, rows, note)
+
+
 SOURCES = {"shipped": "the shipped reference weights", "trained": "weights trained on the build machine",
            "imported": "the user's model file", "pretrained": "the pretrained file"}
 

@@ -92,6 +92,9 @@ def test_run_image_measures_a_mounted_bundle_by_default():
 
 def test_build_image_installs_both_stages_and_writes_a_bundle():
     assert any("-r requirements/build.txt" in args for args in pip_installs("Dockerfile.build"))
+    assert any("-r requirements/qat.txt" in args and "--no-deps" in args and "-c requirements/constraints.txt" in args
+               for args in pip_installs("Dockerfile.build")), "the qat-* modes' tf-keras and tfmot"
+    assert "qat.txt" not in (DOCKER / "Dockerfile.run").read_text()
     (cmd,) = args_of("Dockerfile.build", "CMD")
     command = exec_form(cmd)
     assert command[:2] == ["qbench", "build"] and "--out" in command

@@ -52,8 +52,13 @@ def run(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def installs(repo: Path) -> int:
+    """How many times the venv was (re)built: its main install names run.txt (a build makes two pip calls)."""
+    return sum("requirements/run.txt" in line for line in pip_calls(repo))
+
+
+def pip_calls(repo: Path) -> list[str]:
     log = repo.parent / "log"
-    return sum(" pip install " in f" {line}" for line in log.read_text().splitlines()) if log.exists() else 0
+    return [line for line in log.read_text().splitlines() if " pip install " in f" {line}"] if log.exists() else []
 
 
 def test_two_runs_started_together_build_the_venv_once(repo):
@@ -78,6 +83,18 @@ def test_first_use_creates_the_venv_then_runs_the_command_inside_it(repo):
     assert (repo / ".venv" / ".qbench-stamp").exists()
 
 
+def test_the_qat_requirements_install_pinned_without_their_declared_dependencies(repo):
+    """tf-keras declares ``tensorflow`` (we install tensorflow-cpu) and tfmot an older absl-py: requirements/qat.txt
+    goes in after the main install, --no-deps, under the same constraints."""
+    assert run(repo, "true").returncode == 0
+    main, qat = pip_calls(repo)
+    assert "requirements/qat.txt" not in main
+    assert "--no-deps" in qat and "-r" in qat and "requirements/qat.txt" in qat and "requirements/constraints.txt" in qat
+    pins = [line for line in (repo / "requirements" / "qat.txt").read_text().splitlines() if line and line[0] != "#"]
+    constraints = (repo / "requirements" / "constraints.txt").read_text().splitlines()
+    assert pins and all("==" in pin and pin in constraints for pin in pins)
+
+
 def test_an_unchanged_venv_is_reused(repo):
     run(repo, "true")
     again = run(repo, "true")
@@ -86,7 +103,7 @@ def test_an_unchanged_venv_is_reused(repo):
 
 
 @pytest.mark.parametrize("changed", ["requirements/constraints.txt", "requirements/run.txt",
-                                     "requirements/build.txt", "pyproject.toml"])
+                                     "requirements/build.txt", "requirements/qat.txt", "pyproject.toml"])
 def test_a_changed_requirement_rebuilds_the_venv(repo, changed):
     run(repo, "true")
     with open(repo / changed, "a") as f:
