@@ -113,14 +113,6 @@ class CompiledModelRunner(Runner):
         position = {int(details[name]["index"]): k for k, name in enumerate(signature["outputs"])}
         return [position[o.index] for o in outputs]
 
-    @property
-    def inputs(self) -> list[TensorInfo]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return self._outputs
-
     def _check_batch(self, n: int) -> None:
         if n != 1:
             raise QbenchError(

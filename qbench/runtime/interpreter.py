@@ -78,14 +78,6 @@ class InterpreterRunner(Runner):
         self._inputs = [_info(d) for d in self._input_details]
         self._outputs = [_info(d) for d in self._output_details]
 
-    @property
-    def inputs(self) -> list[TensorInfo]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return self._outputs
-
     def _resize(self, batch_size: int) -> None:
         if batch_size == self.batch_size:
             return

@@ -88,14 +88,6 @@ class OrtRunner(Runner):
         self._input: np.ndarray | None = None
         self.batch_size = batch_size
 
-    @property
-    def inputs(self) -> list[TensorInfo]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return self._outputs
-
     def _batch_limit(self, batch_size: int) -> int:
         return self._fixed_batch or batch_size
 

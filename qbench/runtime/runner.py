@@ -45,15 +45,18 @@ class Runner(ABC):
     init_s: float  # seconds to load + allocate (Interpreter) or load + compile (CompiledModel)
     batch_size: int  # samples per invoke()
 
-    # -- what the model looks like ------------------------------------------------------------------------
-    @property
-    @abstractmethod
-    def inputs(self) -> list[TensorInfo]: ...
+    # -- what the model looks like (a runtime fills ``_inputs`` / ``_outputs`` when it loads the model) -------
+    _inputs: list[TensorInfo]
+    _outputs: list[TensorInfo]
 
     @property
-    @abstractmethod
+    def inputs(self) -> list[TensorInfo]:
+        return self._inputs
+
+    @property
     def outputs(self) -> list[TensorInfo]:
         """All outputs (a detector has several), in the model's subgraph order."""
+        return self._outputs
 
     @property
     def input_shape(self) -> tuple[int, ...]:

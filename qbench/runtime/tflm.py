@@ -44,7 +44,7 @@ import numpy as np
 from qbench.errors import NotApplicable, QbenchError
 from qbench.runtime import model_file, quiet
 from qbench.runtime.device import Device
-from qbench.runtime.runner import RUNTIMES, Runner, TensorInfo
+from qbench.runtime.runner import RUNTIMES, Runner
 from qbench.versions import installed
 
 PACKAGE = "tflite-micro"
@@ -315,14 +315,6 @@ class TflmRunner(Runner):
         self._input = np.zeros((1, *self._inputs[0].shape), self._inputs[0].dtype)
         if batch_size != 1:
             self._check_batch(batch_size)
-
-    @property
-    def inputs(self) -> list[TensorInfo]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return self._outputs
 
     def _check_batch(self, n: int) -> None:
         if n != 1:
