@@ -13,6 +13,7 @@ instead of being measured.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -299,16 +300,27 @@ class BundleArtifacts(FileReads):
         self._memo.release(keep)
 
 
-def open_bundle(path: Path | str, settings, *, started: str | None = None, concurrency: int = 1) -> Session:
+def open_bundle(path: Path | str, settings, *, started: str | None = None, concurrency: int = 1,
+                evaluations: str | None = None) -> Session:
     """The run stage's session over a bundle; ``--qbench-cache`` keeps its evaluations there (none: each session
-    evaluates anew)."""
+    evaluates anew, into a folder of its own that goes when the session's process ends).
+
+    That folder exists so that what the warm-up's worker processes evaluate is what the session's cases read: without
+    it each evaluation ran twice, once in a worker and again in the case (the segmentation model's float32 on an
+    emulated Cortex-A72: 105 s each time). ``evaluations`` is the folder a worker is handed by the session that made
+    it; only the process that created the folder removes it."""
     artifacts = BundleArtifacts(path, settings)
     given = settings.get("cache")
-    evaluator = Evaluator(artifacts, Cache(given) if given else None, settings.get("eval_limit"),
+    if not given and evaluations is None:
+        evaluations = tempfile.mkdtemp(prefix="qbench-evaluations-")
+        atexit.register(shutil.rmtree, evaluations, True)
+    kept = given or evaluations
+    evaluator = Evaluator(artifacts, Cache(kept), settings.get("eval_limit"),
                           bool(settings.get("reevaluate")), started, concurrency)
     models = list(artifacts.contents)
     catalog = Catalog(artifacts.spec(m) for m in models)
     modes = list(dict.fromkeys(m for held in artifacts.contents.values() for m in held))
     return Session(settings, artifacts.cache, catalog, artifacts, evaluator,
-                   Results(artifacts, evaluator), (open_bundle, (path, settings), {"started": evaluator.started}),
+                   Results(artifacts, evaluator), (open_bundle, (path, settings), {
+                       "started": evaluator.started, **({} if given else {"evaluations": evaluations})}),
                    held={"models": models, "modes": modes})

@@ -32,7 +32,8 @@ def bundle(qbench, tmp_path_factory) -> Path:
 
 
 def opened(path):
-    """The run stage's session over a bundle, with the default settings (no --qbench-cache: nothing is kept)."""
+    """The run stage's session over a bundle, with the default settings (no --qbench-cache: nothing is kept
+    beyond the session)."""
     return open_bundle(path, config.defaults())
 
 
@@ -71,7 +72,8 @@ def test_serves_what_the_cache_serves(bundle, qbench):
     info, expected = ws.results.info(MODEL, "int8", DEVICE), qbench.results.info(MODEL, "int8", DEVICE)
     for key in ("task", "model_bytes", "size_ratio", "model_sha256", "predictions_sha256", "accuracy", "versions"):
         assert info[key] == expected[key], key
-    assert len(ws.built()) == 0  # the plugin's session summary: a bundle builds nothing
+    # the plugin's session summary: a bundle builds no artifact; the evaluations it ran count as run
+    assert sorted(entry.split("/")[0] for entry in ws.built()) == ["eval", "eval"]  # float32's and int8's
 
 
 def test_a_tampered_file_is_refused_when_first_used(copy):
@@ -153,6 +155,34 @@ def test_the_run_stage_from_a_bundle_never_imports_tensorflow(bundle, qbench):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == qbench.evaluator.result(MODEL, "int8", DEVICE)["predictions_sha256"]
+
+
+def test_what_the_warm_up_evaluates_is_what_the_session_reads(bundle, qbench):
+    """Without --qbench-cache a bundle's session evaluates anew, once: its warm-up workers (sessions remade from it)
+    keep their evaluations in the session's own folder, the session reads them from there instead of running them
+    again, and the folder goes with the process that made it."""
+    snippet = textwrap.dedent(f"""
+        from qbench import config
+        from qbench.bundle import open_bundle
+        session = open_bundle({str(bundle)!r}, config.defaults())
+        assert not session.evaluator.cached({MODEL!r}, "int8", {DEVICE!r})
+        function, args, kwargs = session.remade(2)
+        worker = function(*args, **kwargs)  # what a warm-up worker makes (qbench.warmup._start)
+        assert worker.evaluator.eval_cache.root == session.evaluator.eval_cache.root
+        worker.evaluator.evaluation({MODEL!r}, "int8", {DEVICE!r})
+        assert session.evaluator.cached({MODEL!r}, "int8", {DEVICE!r}), "the session would evaluate it again"
+        result = session.evaluator.result({MODEL!r}, "int8", {DEVICE!r})
+        assert result["eval_cached"] is False, "evaluated in this session, not read from an earlier one"
+        print(session.evaluator.eval_cache.root)
+        print(result["predictions_sha256"])
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-c", snippet], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    folder, digest = proc.stdout.split()
+    assert not Path(folder).exists(), "the session's evaluation folder outlived it"
+    assert not Path(folder).is_relative_to(bundle), "a bundle is read-only to its sessions"
+    assert digest == qbench.evaluator.result(MODEL, "int8", DEVICE)["predictions_sha256"]
 
 
 @pytest.mark.parametrize(
