@@ -5,6 +5,8 @@ ReLU, Flatten, a dense MatMul) and quantized by the backend's own ``_quantize`` 
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from qbench import contracts, modes, runtime  # noqa: E402
+from qbench import contracts, machine, modes, runtime  # noqa: E402
 from qbench.errors import NotApplicable  # noqa: E402
 from qbench.quantizers.ort import OrtBackend, shorten_names  # noqa: E402
 
@@ -137,7 +139,12 @@ def test_the_ort_runner_runs_each_mode_on_a_prebound_input(built, mode_id):
         assert np.array_equal(runner.raw_output(), first)
         assert runner.backend["providers"] == ["CPUExecutionProvider"] and runner.backend["threads"] == 1
     want = _reference(x, *weights)
-    assert np.max(np.abs(first - want)) <= 0.05 * np.max(np.abs(want))  # 8-bit: close, not equal
+    # 8-bit: close, not equal. ORT's U8S8 kernels on an x86_64 CPU without VNNI add pairs of uint8 x int8 products
+    # in int16 with saturation (vpmaddubsw; ORT's quantization docs), which cost this toy graph 8.8 % of its largest
+    # output on an AVX2-only AMD EPYC and under 5 % with VNNI: the bound follows the CPU.
+    flags = set(machine.describe()["isa_flags"])
+    saturating = platform.machine() == "x86_64" and not flags & {"avx512_vnni", "avx_vnni"}
+    assert np.max(np.abs(first - want)) <= (0.15 if saturating else 0.05) * np.max(np.abs(want)), sorted(flags)
 
 
 def test_a_runtime_skips_a_file_format_it_does_not_load(built):

@@ -116,19 +116,27 @@ def test_a_shipped_model_is_used_without_tensorflow_or_training_frames(tmp_path)
 @pytest.mark.parametrize("model", TRAINED)
 def test_float32_quality_is_what_the_manifest_recorded(session, model):
     """The manifest records float32's quality as LiteRT computed it on x86_64 XNNPACK when the weights were made; the
-    same file converted by the same converter runs the same kernels, so the figures agree exactly."""
+    same file converted by the same converter runs the same kernels, so the figures agree exactly.
+
+    The converter's file is the same on every x86_64 CPU for MNIST, not for the segmentation model: TensorFlow folds
+    its batch normalisations into the convolutions with the CPU's own vector code, and an AVX2-only AMD EPYC folded a
+    few weights to the neighbouring float32 of what the AVX-512 Intel Xeon that made the weights got (another
+    sha256; mIoU 0.5533581135 against 0.5533580416, pixel accuracy apart by 1.3e-7: a handful of the 7.9 M pixels
+    at an arg-max tie). Then the figures must agree to 1e-5 (~80 pixels); other weights or data move them by 1e-3."""
     recorded = MODELS.get(model).shipped().manifest["float32"]
     if platform.machine() != recorded["arch"]:
         pytest.skip(f"recorded on {recorded['arch']}; this is {platform.machine()}, whose kernels round differently")
-    assert session.artifacts.tflite(model, "float32").sha256 == recorded["tflite_sha256"], \
-        "the converter made another float32 file"
+    same_file = session.artifacts.tflite(model, "float32").sha256 == recorded["tflite_sha256"]
     result = session.evaluator.result(model, "float32", recorded["device"])
     assert result["eval_samples"] == recorded["eval_samples"]
     assert session.evaluator.data_digest(model) == recorded["eval_data"], "evaluated on other data than recorded"
     got = {key: result[key] for key in recorded["quality"]}
-    assert got == recorded["quality"], (
-        f"{model} float32 on {recorded['device']}: {got}, manifest {recorded['quality']} "
-        f"(ISA flags here {machine.describe()['isa_flags']}, when made {recorded['isa_flags']})")
+    facts = (f"{model} float32 on {recorded['device']}: {got}, manifest {recorded['quality']} "
+             f"(ISA flags here {machine.describe()['isa_flags']}, when made {recorded['isa_flags']})")
+    if same_file:
+        assert got == recorded["quality"], facts
+    else:
+        assert got == pytest.approx(recorded["quality"], abs=1e-5, rel=0), "the converter made another float32 " + facts
 
 
 @pytest.mark.parametrize("model", TRAINED)
