@@ -6,6 +6,7 @@ does not say whether we run under QEMU; XNNPACK's speed depends on a handful of 
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from pathlib import Path
@@ -35,12 +36,18 @@ def _cpuinfo() -> tuple[str, set[str]]:
     return model, flags
 
 
+@functools.cache
+def isa_flags() -> tuple[str, ...]:
+    """The ``ISA_FLAGS`` this CPU has (the emulated CPU's, under QEMU user mode)."""
+    return tuple(sorted(f for f in ISA_FLAGS if f in _cpuinfo()[1]))
+
+
 def describe() -> dict:
-    model, flags = _cpuinfo()
+    model, _ = _cpuinfo()
     return {
         "arch": platform.machine(),
         "cpu_model": model,
-        "isa_flags": sorted(f for f in ISA_FLAGS if f in flags),
+        "isa_flags": list(isa_flags()),
         "cores": os.cpu_count(),
         "emulated": emulated(),
         "emulated_cpu": os.environ.get("QBENCH_EMULATED_CPU") if emulated() else None,

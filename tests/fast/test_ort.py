@@ -5,8 +5,6 @@ ReLU, Flatten, a dense MatMul) and quantized by the backend's own ``_quantize`` 
 
 from __future__ import annotations
 
-import platform
-
 import numpy as np
 import pytest
 
@@ -138,13 +136,12 @@ def test_the_ort_runner_runs_each_mode_on_a_prebound_input(built, mode_id):
         runner.invoke()  # the same bound input again: the same result, into the same arrays
         assert np.array_equal(runner.raw_output(), first)
         assert runner.backend["providers"] == ["CPUExecutionProvider"] and runner.backend["threads"] == 1
+        saturating = runner.backend["int8_accumulation"] == "int16-saturating"
     want = _reference(x, *weights)
     # 8-bit: close, not equal. ORT's U8S8 kernels on an x86_64 CPU without VNNI add pairs of uint8 x int8 products
     # in int16 with saturation (vpmaddubsw; ORT's quantization docs), which cost this toy graph 8.8 % of its largest
     # output on an AVX2-only AMD EPYC and under 5 % with VNNI: the bound follows the CPU.
-    flags = set(machine.describe()["isa_flags"])
-    saturating = platform.machine() == "x86_64" and not flags & {"avx512_vnni", "avx_vnni"}
-    assert np.max(np.abs(first - want)) <= (0.15 if saturating else 0.05) * np.max(np.abs(want)), sorted(flags)
+    assert np.max(np.abs(first - want)) <= (0.15 if saturating else 0.05) * np.max(np.abs(want)), machine.isa_flags()
 
 
 def test_a_runtime_skips_a_file_format_it_does_not_load(built):
@@ -171,3 +168,15 @@ def test_every_ort_device_names_a_litert_peer_on_the_same_threads():
         if device.runtime == "onnxruntime":
             peer = runtime.get(device.peer)
             assert peer.runtime == "interpreter" and peer.threads == device.threads, device.id
+
+
+@pytest.mark.parametrize("arch, flags, accumulation", [
+    ("x86_64", ["avx2", "fma"], "int16-saturating"),  # vpmaddubsw: pairs of uint8 x int8 products in int16
+    ("x86_64", ["avx2", "avx512_vnni"], "int32"),
+    ("x86_64", ["avx2", "avx_vnni"], "int32"),
+    ("aarch64", ["asimd"], "int32"),
+])
+def test_the_runner_names_how_int8_products_accumulate(arch, flags, accumulation):
+    from qbench.runtime.onnxruntime import int8_accumulation
+
+    assert int8_accumulation(arch, flags) == accumulation
