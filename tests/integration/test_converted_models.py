@@ -8,6 +8,8 @@ int8 weights bit for bit, and the model's own QUANTIZE op produces exactly the i
 on the reference kernels (and what the optimized kernels' rule predicts on ``builtin``).
 """
 
+import os
+
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -27,25 +29,35 @@ CHANNEL_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}  # [
 #: Calibration samples for artifacts converted here (modes the default benchmark selection does not build): the
 #: properties checked do not depend on how many samples calibrated, and a hundred 256x512 frames cost minutes in 16x8.
 FEW = 8
-_CONVERTED: dict[tuple[str, str], object] = {}
 
 
 def artifact(qbench, tmp_path_factory, model: str, mode: str):
-    """The session's artifact for MNIST (seconds to build) and float32, else this mode converted here from the same
-    source with ``FEW`` calibration samples (calibrating on the benchmark's 100 frames costs the segmentation
-    model half a minute per mode)."""
-    if model == "mnist_cnn" or mode == "float32":
-        return qbench.artifacts.tflite(model, mode).path
+    """The session's artifact for MNIST (seconds to build) and for the modes a default run builds (the segmentation
+    model's int8 is test_runtime_equivalence.py's too: one conversion, under the cache's lock, serves both), else
+    this mode converted here from the same source with ``FEW`` calibration samples (calibrating on the benchmark's
+    100 frames costs the segmentation model half a minute per mode). Those conversions are written once per run:
+    to the temp folder pytest-xdist's workers share, under a file lock, as the cache does (each is ~20 s of
+    TensorFlow whatever the samples, and tests of one artifact land on either worker)."""
     from qbench import modes
+
+    if model == "mnist_cnn" or modes.get(mode).default:
+        return qbench.artifacts.tflite(model, mode).path
+    from filelock import FileLock
     from qbench.quantizers.converter import convert
 
-    if (model, mode) not in _CONVERTED:
-        spec = qbench.artifacts.spec(model)
-        path = tmp_path_factory.mktemp("converted") / f"{model}-{mode}.tflite"
-        path.write_bytes(convert(qbench.artifacts.source(model).path, spec.source_format, modes.get(mode),
-                                 qbench.artifacts.calibration(model)[:FEW], **spec.converter_args()))
-        _CONVERTED[model, mode] = path
-    return _CONVERTED[model, mode]
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if "PYTEST_XDIST_WORKER" in os.environ else root  # the run's folder above each worker's
+    path = shared / "converted" / f"{model}-{mode}-{FEW}.tflite"
+    path.parent.mkdir(exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if not path.exists():
+            spec = qbench.artifacts.spec(model)
+            data = convert(qbench.artifacts.source(model).path, spec.source_format, modes.get(mode),
+                           qbench.artifacts.calibration(model)[:FEW], **spec.converter_args())
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(data)
+            partial.rename(path)  # complete or absent, should a worker die mid-write
+    return path
 
 
 def load(path, preserve=False, device="builtin"):
