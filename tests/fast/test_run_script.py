@@ -154,3 +154,17 @@ def test_shellcheck_would_catch_a_bug(tmp_path):
     script.write_text('#!/usr/bin/env bash\nrm -rf $1/build\n')  # unquoted: splits, globs
     result = subprocess.run([shellcheck(), str(script)], capture_output=True, text=True)
     assert result.returncode != 0 and "SC2086" in result.stdout
+
+
+def test_ci_runs_every_property_test_at_the_ci_profile():
+    """.ci/run's test command runs Hypothesis' default profile, as a user does; its property-test step must name every
+    file (or test) with a @given test, or a new one would never see the CI profile's 300 examples."""
+    import re
+
+    ci = (REPO / ".ci/run").read_text()
+    step = ci[ci.index("HYPOTHESIS_PROFILE=ci"):]
+    step = step[:step.index("&&")]
+    named = set(re.findall(r"(tests/\S+\.py)(?:::\S+)?", step))
+    with_given = {str(p.relative_to(REPO)) for p in (REPO / "tests").rglob("test_*.py")
+                  if re.search(r"^\s*@given\(", p.read_text(), re.M)}
+    assert with_given and with_given <= named, sorted(with_given - named)
