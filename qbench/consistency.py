@@ -75,14 +75,13 @@ def _saturating(case: Case) -> bool:
     return case.info.get("backend", {}).get("int8_accumulation") == SATURATING
 
 
-def _judge(a: Case, b: Case, labels: tuple[str, str] = ("first", "second")) -> tuple[str, str | None]:
-    """(what was seen, the rule broken or None); a finding that starts with ``known:`` passes as a known
-    arithmetic difference."""
+def _judge(a: Case, b: Case, labels: tuple[str, str] = ("first", "second")) -> tuple[str, str | None, bool]:
+    """(what was seen, the rule broken or None, whether it is a known arithmetic difference)."""
     if not a.info.get(DIGEST) or not b.info.get(DIGEST):
         older = " (made by an older qbench: outputs_sha256)" if "outputs_sha256" in (a.info | b.info) else ""
-        return "no comparable output digests" + older, f"re-run both with this qbench: results lack {DIGEST}"
+        return "no comparable output digests" + older, f"re-run both with this qbench: results lack {DIGEST}", False
     if a.info[DIGEST] == b.info[DIGEST]:
-        return "bit-identical", None
+        return "bit-identical", None, False
     diff = _sample_diff(a, b)
     kernels = {a.info.get("backend", {}).get("kernels"), b.info.get("backend", {}).get("kernels")}
     integer = modes.MODES[a.mode].calibrated if a.mode in modes.MODES else False
@@ -91,8 +90,8 @@ def _judge(a: Case, b: Case, labels: tuple[str, str] = ("first", "second")) -> t
     seen = f"outputs differ (sample max |diff| {diff if diff is not None else '?'})"
     if kernels & ACCELERATOR_KERNELS:
         if quality > QUALITY_TOL:
-            return seen, f"quality differs by {quality:.4f} (> {QUALITY_TOL})"
-        return seen + f"; {'/'.join(sorted(k or '?' for k in kernels))} arithmetic: judged on quality only", None
+            return seen, f"quality differs by {quality:.4f} (> {QUALITY_TOL})", False
+        return seen + f"; {'/'.join(sorted(k or '?' for k in kernels))} arithmetic: judged on quality only", None, False
     integer_output = a.info.get("output_dtype", "float32") != "float32"
     if integer:
         saturating = [label for label, case in zip(labels, (a, b)) if _saturating(case)]
@@ -100,20 +99,21 @@ def _judge(a: Case, b: Case, labels: tuple[str, str] = ("first", "second")) -> t
             if quality > SATURATION_QUALITY_TOL:
                 return seen, (f"integer outputs differ and quality differs by {quality:.4f}, more than the "
                               f"{SATURATION_QUALITY_TOL} the saturating int8 accumulation of {saturating[0]} "
-                              "explains")
-            return (f"known: {seen}; {saturating[0]} accumulates int8 products in int16 with saturation, "
-                    f"quality differs by {quality:.4f}"), None
+                              "explains"), False
+            return (f"{seen}; {saturating[0]} accumulates int8 products in int16 with saturation, "
+                    f"quality differs by {quality:.4f}"), None, True
         if quality > QUALITY_TOL:
-            return seen, f"integer outputs differ and quality differs by {quality:.4f} (> {QUALITY_TOL})"
+            return seen, f"integer outputs differ and quality differs by {quality:.4f} (> {QUALITY_TOL})", False
         lsb = f", up to {diff:g} LSB in the sample" if integer_output and diff else ""
-        return seen + f"; {'/'.join(sorted(kernels))} requantization rounding (x86 vs NEON{lsb}), quality equal", None
+        rounding = f"{'/'.join(sorted(kernels))} requantization rounding (x86 vs NEON{lsb}), quality equal"
+        return f"{seen}; {rounding}", None, False
     if not integer_output and diff is not None:
         scale = max(np.max(np.abs(a.info["output_sample"])), 1e-12)
         if diff / scale > FLOAT_OUTPUT_RTOL:
-            return seen, f"float outputs differ by more than {FLOAT_OUTPUT_RTOL:g} relative"
+            return seen, f"float outputs differ by more than {FLOAT_OUTPUT_RTOL:g} relative", False
     if quality > QUALITY_TOL:
-        return seen, f"quality differs by {quality:.4f} (> {QUALITY_TOL})"
-    return seen + f"; within tolerance ({'/'.join(sorted(k or '?' for k in kernels))} rounding)", None
+        return seen, f"quality differs by {quality:.4f} (> {QUALITY_TOL})", False
+    return seen + f"; within tolerance ({'/'.join(sorted(k or '?' for k in kernels))} rounding)", None, False
 
 
 def compare(run_a: str | Path, run_b: str | Path) -> ConsistencyResult:
@@ -125,16 +125,15 @@ def compare(run_a: str | Path, run_b: str | Path) -> ConsistencyResult:
     rows, failures, notes = [], [], []
     for key in common:
         ca, cb = a.cases[key], b.cases[key]
-        seen, broken = _judge(ca, cb, (a.machine.label, b.machine.label))
+        seen, broken, known = _judge(ca, cb, (a.machine.label, b.machine.label))
         same_pred = ca.info.get("predictions_sha256") == cb.info.get("predictions_sha256")
         quality = "; ".join(f"{m} {ca.quality[m]:.4f}→{cb.quality[m]:.4f}" for m in LABEL_METRICS
                             if m in ca.quality and m in cb.quality)
         backend = f"{ca.info.get('backend', {}).get('kernels', '?')}/{cb.info.get('backend', {}).get('kernels', '?')}"
-        known = seen.startswith("known: ")
-        rows.append([*key, backend, seen.removeprefix("known: "), "same" if same_pred else "differ", quality,
+        rows.append([*key, backend, seen, "same" if same_pred else "differ", quality,
                      "FAIL" if broken else ("known" if known else "ok")])
         if known:
-            notes.append(f"{'/'.join(key)}: {seen.removeprefix('known: ')}")
+            notes.append(f"{'/'.join(key)}: {seen}")
         if broken:
             failures.append(f"{'/'.join(key)}: {broken}")
     table = markdown_table(
